@@ -1,0 +1,116 @@
+/**
+ * What the harness needs to know about one protocol. Each protocol provides one of these in
+ * `harness/protocols/<name>/index.ts`; the runner, the testbeds and the CLI only talk to this.
+ */
+import type fc from 'fast-check';
+import type { Addr, Core, NodeId } from '../impl/core.ts';
+import type { Rng } from '../impl/rng.ts';
+import type { Scenario } from './scenario/types.ts';
+import type { Trace } from './trace/schema.ts';
+
+/** Plain JSON, as scenarios, configs and commands are. */
+export type Json = string | number | boolean | null | readonly Json[] | { readonly [k: string]: Json };
+
+/** A node of a run, before addresses are assigned. */
+export interface NodePlan {
+  readonly id: NodeId;
+  /** A role from the role registry (`impl/roles.ts`), e.g. `r2p2-server`. */
+  readonly role: string;
+  /** `host`: a process of its own; `switch`: a program inside the switch (e.g. the JBSQ router). */
+  readonly placement: 'host' | 'switch';
+  readonly port: number;
+}
+
+/** Everything a role factory gets besides its config. */
+export interface RoleEnv {
+  readonly node: NodeId;
+  readonly addr: Addr;
+  readonly rng: Rng;
+  /** Seeded bugs switched on for this run (names from the protocol's `bugs`). */
+  readonly bugs: ReadonlySet<string>;
+}
+
+export type RoleFactory = (config: Json, env: RoleEnv) => Core<any, any>;
+
+/** A finding of a check: which check, what is wrong, and the events that show it. */
+export interface Violation {
+  /** `monitor`, `tlc`, or a property checker's name. */
+  readonly check: string;
+  readonly message: string;
+  /** Indices into the run's trace of the events that show the violation. */
+  readonly events?: readonly number[];
+}
+
+/** A protocol property checked on a whole trace. Returns [] when the property holds. */
+export interface PropertyChecker<S extends Scenario = Scenario> {
+  readonly name: string;
+  readonly description: string;
+  check(trace: Trace, scenario: S, addrs: Readonly<Record<NodeId, Addr>>): Violation[];
+}
+
+/** A TLC model of the protocol's spec and what TLC must conclude on it. */
+export interface SpecModel {
+  /** Path relative to the repository root of the .tla module to check. */
+  readonly module: string;
+  /** Path of its .cfg. */
+  readonly config: string;
+  /** `ok`: every invariant holds; `violation`: a buggy variant TLC must reject with a counterexample. */
+  readonly expect: 'ok' | 'violation';
+  readonly description: string;
+}
+
+export interface SeededBug {
+  readonly name: string;
+  readonly description: string;
+  /** The checks expected to catch it (names as in `Violation.check`). */
+  readonly caughtBy: readonly string[];
+}
+
+export interface ScenarioOptions {
+  /** Seeded bugs to switch on in every generated scenario. */
+  readonly bugs?: readonly string[];
+  /** Testbed the scenarios are for: real testbeds get longer time scales and fewer nodes. */
+  readonly testbed?: string;
+  /** Whether to generate host faults (crash, restart, pause). */
+  readonly hostFaults?: boolean;
+}
+
+export interface ProtocolDefinition<S extends Scenario = Scenario> {
+  readonly name: string;
+  readonly roles: Readonly<Record<string, RoleFactory>>;
+  readonly bugs: readonly SeededBug[];
+  readonly models: readonly SpecModel[];
+  /** fast-check arbitrary of scenarios of this protocol. */
+  scenarios(options?: ScenarioOptions): fc.Arbitrary<S>;
+  /** The nodes a scenario runs. */
+  plan(scenario: S): NodePlan[];
+  /** Each node's core config, once every node has an address. */
+  configure(scenario: S, addrs: Readonly<Record<NodeId, Addr>>): Record<NodeId, Json>;
+  /** The property checkers run on every trace. */
+  readonly properties: readonly PropertyChecker<S>[];
+  /** A fresh online monitor set (XState machines) for one run. */
+  monitor(scenario: S, addrs: Readonly<Record<NodeId, Addr>>): TraceMonitor;
+  /** TLC trace validation of a batch of traces against the spec (one JVM start). */
+  validateTraces?(batch: readonly TraceValidationInput[]): Promise<TraceValidationResult[]>;
+}
+
+/** Consumes a run's events as they happen and reports those the machines cannot take. */
+export interface TraceMonitor {
+  /** Feeds one event (with its index in the trace); returns the violation it causes, if any. */
+  observe(index: number, event: import('./trace/schema.ts').TraceEvent): Violation | undefined;
+  /** Called once after the last event; may report e.g. a request left in an impossible state. */
+  finish(): Violation[];
+}
+
+export interface TraceValidationInput {
+  readonly trace: Trace;
+  readonly addrs: Readonly<Record<NodeId, Addr>>;
+  readonly scenario: Scenario;
+}
+
+export interface TraceValidationResult {
+  readonly accepted: boolean;
+  /** When rejected: how many events of the trace some behaviour of the spec matched. */
+  readonly matchedPrefix?: number;
+  readonly message?: string;
+}
