@@ -6,6 +6,12 @@
 export const EXIT = { ok: 0, violation: 1, inconclusive: 2 } as const;
 
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
+  main: { summary: 'TLC on every spec and a short sim fuzz campaign per protocol, with a summary (npm start)', load: () => import('./commands/main-job.ts') },
+  check: { summary: 'model-check a protocol\'s TLA+ spec with TLC', load: () => import('./commands/check.ts') },
+  fuzz: { summary: 'fuzz a protocol\'s implementation on a testbed', load: () => import('./commands/fuzz.ts') },
+  replay: { summary: 'rerun a saved failing scenario', load: () => import('./commands/replay.ts') },
+  bench: { summary: 'simulator throughput and time to detect each seeded bug', load: () => import('./commands/bench.ts') },
+  setup: { summary: 'fetch the TLA+ tools if missing', load: () => import('./commands/setup.ts') },
   node: { summary: 'run one protocol role on a real UDP socket', load: () => import('./commands/node.ts') },
   switch: { summary: 'run the software switch (fault stage and switch programs)', load: () => import('./commands/switch.ts') },
 };
@@ -32,6 +38,21 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`protocheck: unknown command '${name}'\n\n${usage()}`);
     return EXIT.inconclusive;
   }
-  const mod = await cmd.load();
-  return mod.run(rest);
+  try {
+    const mod = await cmd.load();
+    return await mod.run(rest);
+  } catch (err) {
+    // Usage and set-up errors are the user's to fix: one clear line, no stack.
+    const e = err as Error;
+    if (KNOWN_ERRORS.has(e?.constructor?.name ?? '')) {
+      console.error(`protocheck ${name}: ${e.message}`);
+    } else {
+      console.error(`protocheck ${name}: internal error: ${e?.stack ?? String(err)}`);
+    }
+    return EXIT.inconclusive;
+  }
 }
+
+const KNOWN_ERRORS = new Set([
+  'UsageError', 'UnknownTestbedError', 'ReplayFileError', 'TlcSetupError', 'ConfigError', 'TraceParseError',
+]);
