@@ -44,8 +44,8 @@ export interface OnlineMonitorConfig {
 
 /** A `TraceMonitor` that also lets the harness forget actors (e.g. when a node restarts). */
 export interface OnlineMonitor extends TraceMonitor {
-  /** Stops and forgets every actor whose key starts with `prefix`; returns how many. */
-  forget(prefix: string): number;
+  /** Stops and forgets every actor whose key `select` picks; returns how many. */
+  forget(select: (key: string) => boolean): number;
   /** The live actors by key (for diagnostics and tests). */
   actors(): ReadonlyMap<string, AnyActorRef>;
 }
@@ -145,10 +145,10 @@ export function createOnlineMonitor(config: OnlineMonitorConfig): OnlineMonitor 
       return config.finish ? config.finish(actors) : [];
     },
 
-    forget(prefix) {
+    forget(select) {
       let n = 0;
       for (const [key, actor] of [...actors]) {
-        if (!key.startsWith(prefix)) continue;
+        if (!select(key)) continue;
         actor.stop();
         actors.delete(key);
         n++;

@@ -78,8 +78,8 @@ export function createR2p2Monitor(config: R2p2MonitorConfig): R2p2Monitor {
     ...monitor,
     nodeRestarted(node) {
       const role = config.roles[node];
-      if (role === 'client') monitor.forget(`client:${node}:`);
-      else if (role !== undefined) monitor.forget(`${role}:${node}`);
+      if (role === 'client') monitor.forget((key) => key.startsWith(`client:${node}:`));
+      else if (role !== undefined) monitor.forget((key) => key === `${role}:${node}`);
     },
   };
 }
