@@ -11,6 +11,10 @@
  * Events whose action starts with `Net` are annotations from the switch's fault stage (a packet
  * dropped, duplicated, delayed). The specs model the network as a medium that may lose, duplicate
  * and reorder, so these are not spec actions: monitors, checkers and trace validation skip them.
+ *
+ * Events whose action starts with `Host` are the testbed's record of host faults applied to `node`:
+ * `HostCrash`, `HostRestart` (the node starts again with a fresh core: its volatile state is gone),
+ * `HostPause`, `HostResume`. Monitors and checkers use them to know a node's state was reset.
  */
 export type FieldValue = string | number | boolean | null | readonly FieldValue[];
 
@@ -30,6 +34,12 @@ export type Trace = readonly TraceEvent[];
 
 export function isNetAnnotation(e: TraceBody): boolean {
   return e.action.startsWith('Net');
+}
+
+export type HostFaultAction = 'HostCrash' | 'HostRestart' | 'HostPause' | 'HostResume';
+
+export function isHostAnnotation(e: TraceBody): e is TraceBody & { action: HostFaultAction } {
+  return e.action === 'HostCrash' || e.action === 'HostRestart' || e.action === 'HostPause' || e.action === 'HostResume';
 }
 
 /** The protocol events of a trace: network annotations removed. */
