@@ -40,7 +40,6 @@ export const EC = {
   STATE_PRINT3: 2218,
   /** SANY failed; its report is the unframed text before (the message body is empty). */
   PARSING_FAILED: 3002,
-  PARSING_FAILED2: 2171,
 } as const;
 
 /** `tlc2.output.MP` message classes. */
@@ -56,7 +55,8 @@ export interface ToolMessage {
 /** A top-level item of the output, in order: a message or a run of unframed text. */
 export type ToolItem = ({ kind: 'message' } & ToolMessage) | { kind: 'text'; text: string };
 
-const START = /^@!@!@STARTMSG (\d+):(\d+) @!@!@$/;
+/** A nested message may start mid-line (e.g. after "The exception was a …ConfigFileException\n: "). */
+const START = /@!@!@STARTMSG (\d+):(\d+) @!@!@$/;
 const END = /^@!@!@ENDMSG (\d+) @!@!@$/;
 
 /**
@@ -82,7 +82,12 @@ export function parseToolOutput(output: string): ToolItem[] {
     const start = START.exec(line);
     const end = END.exec(line);
     if (start) {
-      if (open.length === 0) flushText();
+      const before = line.slice(0, start.index);
+      if (open.length > 0 && before !== '') open.at(-1)!.lines.push(before);
+      if (open.length === 0) {
+        if (before !== '') text.push(before);
+        flushText();
+      }
       open.push({ code: Number(start[1]), cls: Number(start[2]), lines: [] });
     } else if (end && open.length > 0) close();
     else if (open.length > 0) open.at(-1)!.lines.push(line);

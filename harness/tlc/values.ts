@@ -174,22 +174,24 @@ export function parseTlaValue(text: string): TlaValue {
 
 /**
  * Parses the values in a run of printed text (e.g. several `PrintT` outputs, or `Print`'s
- * `out  val`). Text that is not a value is skipped up to the next line.
+ * `out  val`). A line that is not made of values (e.g. a warning) is skipped.
  */
 export function parseTlaValues(text: string): TlaValue[] {
   const parser = new TlaValueParser(text);
-  const values: TlaValue[] = [];
+  const values: { start: number; value: TlaValue }[] = [];
   while (!parser.atEnd()) {
     const start = parser.pos;
     try {
-      values.push(parser.value());
+      values.push({ start, value: parser.value() });
     } catch (err) {
       if (!(err instanceof TlaParseError)) throw err;
+      const lineStart = text.lastIndexOf('\n', start - 1) + 1;
+      while (values.length > 0 && values.at(-1)!.start >= lineStart) values.pop();
       const nextLine = text.indexOf('\n', start);
       parser.pos = nextLine < 0 ? text.length : nextLine + 1;
     }
   }
-  return values;
+  return values.map((v) => v.value);
 }
 
 const escapeString = (s: string): string =>
