@@ -15,7 +15,7 @@
 import { createActor } from 'xstate';
 import type { AnyActorRef, AnyStateMachine, AnyStateNode, EventObject, StateValue } from 'xstate';
 import type { TraceMonitor, Violation } from '../protocol.ts';
-import { isNetAnnotation, type FieldValue, type TraceEvent } from '../trace/schema.ts';
+import { isHostAnnotation, isNetAnnotation, type FieldValue, type TraceEvent } from '../trace/schema.ts';
 
 /** Where one event goes: the actor's key, its machine, and the machine's input on first spawn. */
 export interface ActorRoute {
@@ -38,6 +38,8 @@ export interface OnlineMonitorConfig {
   /** Every machine the router may return; their event types are the known actions. */
   readonly machines: readonly AnyStateMachine[];
   readonly route: (event: TraceEvent) => RouteResult;
+  /** Sees the testbed's `Host*` annotations (e.g. to forget a restarted node's actors). */
+  readonly onHostFault?: (event: TraceEvent) => void;
   /** End-of-run check over the actors; reports nothing when absent (pending work is fine). */
   readonly finish?: (actors: ReadonlyMap<string, AnyActorRef>) => Violation[];
 }
@@ -103,6 +105,10 @@ export function createOnlineMonitor(config: OnlineMonitorConfig): OnlineMonitor 
   return {
     observe(index, event) {
       if (isNetAnnotation(event)) return undefined;
+      if (isHostAnnotation(event)) {
+        config.onHostFault?.(event);
+        return undefined;
+      }
       if (!known.has(event.action)) {
         return violation(index, `no machine knows action ${event.action} (node ${event.node})`);
       }

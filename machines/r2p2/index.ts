@@ -73,13 +73,19 @@ export function createR2p2Monitor(config: R2p2MonitorConfig): R2p2Monitor {
         return { key: `router:${e.node}`, machine: routerMachine, input: { ...config.router, node: e.node } };
     }
   };
-  const monitor = createOnlineMonitor({ name: 'r2p2', machines: r2p2Machines, route });
-  return {
-    ...monitor,
-    nodeRestarted(node) {
-      const role = config.roles[node];
-      if (role === 'client') monitor.forget((key) => key.startsWith(`client:${node}:`));
-      else if (role !== undefined) monitor.forget((key) => key === `${role}:${node}`);
-    },
+  // A restarted node starts from scratch: its machines are forgotten and spawn afresh.
+  const nodeRestarted = (node: NodeId): void => {
+    const role = config.roles[node];
+    if (role === 'client') monitor.forget((key) => key.startsWith(`client:${node}:`));
+    else if (role !== undefined) monitor.forget((key) => key === `${role}:${node}`);
   };
+  const monitor = createOnlineMonitor({
+    name: 'r2p2',
+    machines: r2p2Machines,
+    route,
+    onHostFault: (e) => {
+      if (e.action === 'HostRestart') nodeRestarted(e.node);
+    },
+  });
+  return { ...monitor, nodeRestarted };
 }
