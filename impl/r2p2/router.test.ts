@@ -1,0 +1,229 @@
+import { describe, expect, it } from 'vitest';
+import { Rng } from '../rng.ts';
+import type { CoreInput } from '../core.ts';
+import { ZERO_ADDR, ackPacket, dropPacket, feedbackPacket, sackPacket, split } from './codec.ts';
+import { BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_EXCEEDS_BOUND } from './common.ts';
+import { R2p2Router, type RouterConfig } from './router.ts';
+import { CLIENT, CLIENT2, ROUTER, SERVER, SERVER2, actions, hex, msg, recv, sends, timer, timers, traces } from './test-helpers.ts';
+
+const cfg: RouterConfig = { policy: 'jbsq', n: 2, queueCap: 10, leaveAfterUs: 1000 };
+const mk = (c: Partial<RouterConfig> = {}, bugs: string[] = []): R2p2Router =>
+  new R2p2Router('router', ROUTER, { ...cfg, ...c }, new Rng(42), new Set(bugs));
+const rx = (src: string, data: Uint8Array): CoreInput<never> => recv(src, ROUTER, data);
+const req0 = (rid: number, size = 16): Uint8Array => split('REQUEST', 'LB_ROUTE', rid, new Uint8Array(size).fill(rid & 255))[0]!;
+const announce = (n: number, served = 0): Uint8Array => feedbackPacket(ZERO_ADDR, 0, { n, served });
+const fbCount = (client: string, rid: number, n: number, served: number): Uint8Array =>
+  feedbackPacket(client, rid, { n, served });
+const dispatches = (out: ReturnType<R2p2Router['handle']>): [string, number, number][] =>
+  traces(out).filter((e) => e.action === 'RouterDispatch').map((e) => [e['server'] as string, e['rid'] as number, e['outstanding'] as number]);
+
+describe('r2p2-router', () => {
+  it('a server joins by FEEDBACK (n from the count form, else the config n)', () => {
+    const r = mk();
+    expect(r.handle({ kind: 'start' }, 0)).toEqual([]);
+    const j = r.handle(rx(SERVER, announce(5)), 0);
+    expect(traces(j)).toEqual([{ action: 'RouterServerJoin', server: SERVER, n: 5 }]);
+    expect(timers(j)).toEqual([{ name: `leave:${SERVER}`, at: 1000 }]);
+    const j2 = r.handle(rx(SERVER2, feedbackPacket(CLIENT, 3)), 0);
+    expect(traces(j2)).toEqual([{ action: 'RouterServerJoin', server: SERVER2, n: 2 }]);
+    // Known server: RouterFeedback.
+    expect(traces(r.handle(rx(SERVER, announce(5)), 10))).toEqual([
+      { action: 'RouterFeedback', server: SERVER, client: ZERO_ADDR, rid: 0, form: 'count', n: 5, served: 0, outstanding: 0 },
+    ]);
+  });
+
+  it('a REQ0 waits in the central queue until a server joins; forwarding keeps the client as source', () => {
+    const r = mk();
+    const p = req0(1);
+    const e = r.handle(rx(CLIENT, p), 0);
+    expect(traces(e)).toEqual([{ action: 'RouterEnqueue', client: CLIENT, rid: 1, queued: 1 }]);
+    expect(sends(e)).toEqual([]);
+    const j = r.handle(rx(SERVER, announce(2)), 5);
+    expect(actions(j)).toEqual(['RouterServerJoin', 'RouterDispatch']);
+    expect(traces(j)[1]).toEqual({ action: 'RouterDispatch', client: CLIENT, rid: 1, server: SERVER, outstanding: 1 });
+    expect(sends(j)).toEqual([{ src: CLIENT, dst: SERVER, data: p }]);
+    expect(r.queued()).toBe(0);
+  });
+
+  it('forwards the REQ0 of a multi-packet request unchanged; ignores REQn, non-LB_ROUTE and other types', () => {
+    const r = mk();
+    r.handle(rx(SERVER, announce(2)), 0);
+    const ps = split('REQUEST', 'LB_ROUTE', 4, new Uint8Array(4000).fill(9));
+    const out = r.handle(rx(CLIENT, ps[0]!), 1);
+    expect(hex(sends(out)[0]!.data)).toBe(hex(ps[0]!));
+    expect(r.handle(rx(CLIENT, ps[1]!), 2)).toEqual([]);
+    expect(r.handle(rx(CLIENT, split('REQUEST', 'FIXED_ROUTE', 5, new Uint8Array(3))[0]!), 2)).toEqual([]);
+    for (const p of [ackPacket(1), dropPacket(1), sackPacket(1, [1]), split('RESPONSE', 'LB_ROUTE', 1, new Uint8Array(1))[0]!,
+      new Uint8Array([1, 2, 3]), new Uint8Array(0)]) {
+      expect(r.handle(rx(CLIENT, p), 3)).toEqual([]);
+    }
+  });
+
+  it('JBSQ: least outstanding first, never beyond n; the rest waits; FEEDBACK releases it', () => {
+    const r = mk({ n: 2 });
+    r.handle(rx(SERVER, announce(2)), 0);
+    r.handle(rx(SERVER2, announce(2)), 0);
+    const outs = [1, 2, 3, 4, 5, 6].map((rid) => r.handle(rx(CLIENT, req0(rid)), rid));
+    expect(outs.flatMap(dispatches)).toEqual([
+      [SERVER, 1, 1], [SERVER2, 2, 1], [SERVER, 3, 2], [SERVER2, 4, 2],
+    ]);
+    expect(traces(outs[4]!)).toEqual([{ action: 'RouterEnqueue', client: CLIENT, rid: 5, queued: 1 }]);
+    expect(traces(outs[5]!)).toEqual([{ action: 'RouterEnqueue', client: CLIENT, rid: 6, queued: 2 }]);
+    expect(r.serverViews().map((s) => s.outstanding)).toEqual([2, 2]);
+    const f = r.handle(rx(SERVER2, fbCount(CLIENT, 2, 2, 1)), 10);
+    expect(traces(f)[0]).toEqual({
+      action: 'RouterFeedback', server: SERVER2, client: CLIENT, rid: 2, form: 'count', n: 2, served: 1, outstanding: 1,
+    });
+    expect(dispatches(f)).toEqual([[SERVER2, 5, 2]]);
+    expect(r.queued()).toBe(1);
+  });
+
+  it('JBSQ respects a per-server n changed by FEEDBACK', () => {
+    const r = mk({ n: 2 });
+    r.handle(rx(SERVER, announce(1)), 0);
+    expect([1, 2].flatMap((rid) => dispatches(r.handle(rx(CLIENT, req0(rid)), rid)))).toEqual([[SERVER, 1, 1]]);
+    const f = r.handle(rx(SERVER, announce(3)), 5); // n raised to 3
+    expect(dispatches(f)).toEqual([[SERVER, 2, 2]]);
+  });
+
+  it('DROP when the central queue is full', () => {
+    const r = mk({ queueCap: 2 });
+    expect(actions(r.handle(rx(CLIENT, req0(1)), 0))).toEqual(['RouterEnqueue']);
+    expect(actions(r.handle(rx(CLIENT, req0(2)), 0))).toEqual(['RouterEnqueue']);
+    const d = r.handle(rx(CLIENT2, req0(3)), 1);
+    expect(traces(d)).toEqual([{ action: 'RouterDrop', client: CLIENT2, rid: 3 }]);
+    expect(sends(d)).toEqual([{ src: ROUTER, dst: CLIENT2, data: dropPacket(3) }]);
+    expect(msg(sends(d)[0]!.data)).toMatchObject({ type: 'DROP', rid: 3 });
+    const z = mk({ queueCap: 0 });
+    z.handle(rx(SERVER, announce(2)), 0);
+    expect(actions(z.handle(rx(CLIENT, req0(1)), 0))).toEqual(['RouterDrop']);
+  });
+
+  it('ignores a duplicated REQ0 (no double accounting)', () => {
+    const r = mk();
+    r.handle(rx(SERVER, announce(2)), 0);
+    expect(actions(r.handle(rx(CLIENT, req0(1)), 0))).toEqual(['RouterEnqueue', 'RouterDispatch']);
+    expect(r.handle(rx(CLIENT, req0(1)), 1)).toEqual([]);
+    expect(actions(r.handle(rx(CLIENT2, req0(1)), 2))).toEqual(['RouterEnqueue', 'RouterDispatch']);
+  });
+
+  it('count-form FEEDBACK is idempotent under duplication and catches up after loss', () => {
+    const r = mk({ n: 4 });
+    r.handle(rx(SERVER, announce(4)), 0);
+    for (const rid of [1, 2, 3, 4]) r.handle(rx(CLIENT, req0(rid)), rid);
+    expect(r.serverViews()[0]!.outstanding).toBe(4);
+    const f1 = fbCount(CLIENT, 1, 4, 1);
+    for (let i = 0; i < 3; i++) r.handle(rx(SERVER, f1), 10 + i);
+    expect(r.serverViews()[0]).toMatchObject({ served: 1, outstanding: 3 });
+    // FEEDBACK for rid 2 lost; rid 3's carries served = 3.
+    const f3 = r.handle(rx(SERVER, fbCount(CLIENT, 3, 4, 3)), 20);
+    expect(traces(f3)[0]).toMatchObject({ action: 'RouterFeedback', served: 3, outstanding: 1 });
+    // A reordered older FEEDBACK (served 1 < 3 would mean restart) — only a lower count resets.
+    expect(traces(r.handle(rx(SERVER, fbCount(CLIENT, 3, 4, 3)), 21))[0]).toMatchObject({ outstanding: 1 });
+  });
+
+  it('slot-form FEEDBACK counts only requests outstanding at that server, once', () => {
+    const r = mk({ n: 2 });
+    r.handle(rx(SERVER, feedbackPacket(ZERO_ADDR, 0)), 0); // reference server joins (config n)
+    r.handle(rx(CLIENT, req0(1)), 1);
+    r.handle(rx(CLIENT, req0(2)), 1);
+    expect(r.serverViews()[0]!.outstanding).toBe(2);
+    const slot = feedbackPacket(CLIENT, 1);
+    const f = r.handle(rx(SERVER, slot), 5);
+    expect(traces(f)[0]).toEqual({
+      action: 'RouterFeedback', server: SERVER, client: CLIENT, rid: 1, form: 'slot', n: 2, served: 1, outstanding: 1,
+    });
+    expect(traces(r.handle(rx(SERVER, slot), 6))[0]).toMatchObject({ served: 1, outstanding: 1 });
+    expect(traces(r.handle(rx(SERVER, feedbackPacket(CLIENT, 77)), 7))[0]).toMatchObject({ outstanding: 1 });
+    expect(traces(r.handle(rx(SERVER, feedbackPacket(CLIENT, 2)), 8))[0]).toMatchObject({ served: 2, outstanding: 0 });
+  });
+
+  it('a server joining with a served count uses it as its base (router restarted, server did not)', () => {
+    const r = mk({ n: 2 });
+    r.handle(rx(SERVER, announce(2, 10)), 0);
+    expect(dispatches(r.handle(rx(CLIENT, req0(1)), 1))).toEqual([[SERVER, 1, 1]]);
+    expect(traces(r.handle(rx(SERVER, fbCount(CLIENT, 1, 2, 11)), 2))[0]).toMatchObject({ served: 11, outstanding: 0 });
+    expect(r.serverViews()[0]).toMatchObject({ dispatched: 1, served: 11, outstanding: 0 });
+  });
+
+  it('a lower served count means the server restarted: its accounting resets', () => {
+    const r = mk({ n: 3 });
+    r.handle(rx(SERVER, announce(3, 0)), 0);
+    for (const rid of [1, 2, 3]) r.handle(rx(CLIENT, req0(rid)), rid);
+    r.handle(rx(SERVER, fbCount(CLIENT, 1, 3, 1)), 10);
+    expect(r.serverViews()[0]).toMatchObject({ served: 1, outstanding: 2 });
+    const again = r.handle(rx(SERVER, announce(3, 0)), 20); // restarted server
+    expect(traces(again)[0]).toMatchObject({ action: 'RouterFeedback', form: 'count', served: 0, outstanding: 0 });
+    expect(r.serverViews()[0]).toMatchObject({ served: 0, outstanding: 0 });
+  });
+
+  it('a silent server leaves; FEEDBACK re-arms the silence timer; it may rejoin', () => {
+    const r = mk();
+    r.handle(rx(SERVER, announce(2)), 0);
+    r.handle(rx(SERVER2, announce(2)), 0);
+    expect(timers(r.handle(rx(SERVER, announce(2)), 600))).toEqual([{ name: `leave:${SERVER}`, at: 1600 }]);
+    const l = r.handle(timer(`leave:${SERVER2}`), 1000);
+    expect(traces(l)).toEqual([{ action: 'RouterServerLeave', server: SERVER2 }]);
+    expect(r.handle(timer(`leave:${SERVER2}`), 1001)).toEqual([]);
+    expect(dispatches(r.handle(rx(CLIENT, req0(1)), 1100))).toEqual([[SERVER, 1, 1]]);
+    expect(dispatches(r.handle(rx(CLIENT, req0(2)), 1100))).toEqual([[SERVER, 2, 2]]);
+    expect(actions(r.handle(rx(CLIENT, req0(3)), 1100))).toEqual(['RouterEnqueue']);
+    expect(actions(r.handle(rx(SERVER2, announce(2)), 1200))).toEqual(['RouterServerJoin', 'RouterDispatch']);
+  });
+
+  it('random, round-robin and JSQ dispatch at once, without bound', () => {
+    for (const policy of ['random', 'round-robin', 'jsq'] as const) {
+      const r = mk({ policy, n: 1 });
+      r.handle(rx(SERVER, announce(1)), 0);
+      r.handle(rx(SERVER2, announce(1)), 0);
+      const d = [1, 2, 3, 4, 5, 6].flatMap((rid) => dispatches(r.handle(rx(CLIENT, req0(rid)), rid)));
+      expect(d, policy).toHaveLength(6);
+      expect(r.queued()).toBe(0);
+      if (policy !== 'random') {
+        expect(d.map((x) => x[0]), policy).toEqual([SERVER, SERVER2, SERVER, SERVER2, SERVER, SERVER2]);
+      }
+    }
+  });
+
+  it('is deterministic (random policy included): same inputs, same outputs', () => {
+    const inputs: CoreInput<never>[] = [rx(SERVER, announce(2)), rx(SERVER2, announce(2)),
+      ...[1, 2, 3, 4, 5].map((rid) => rx(CLIENT, req0(rid))), rx(SERVER, fbCount(CLIENT, 1, 2, 1)), timer(`leave:${SERVER}`)];
+    for (const policy of ['jbsq', 'random'] as const) {
+      const run = (): unknown[] => { const r = mk({ policy }); return inputs.map((i, t) => r.handle(i, t)); };
+      expect(run()).toEqual(run());
+    }
+  });
+
+  describe(`seeded bug ${BUG_ROUTER_EXCEEDS_BOUND}`, () => {
+    it('dispatches to a server already at n', () => {
+      const r = mk({ n: 1 }, [BUG_ROUTER_EXCEEDS_BOUND]);
+      r.handle(rx(SERVER, announce(1)), 0);
+      const d = [1, 2, 3].flatMap((rid) => dispatches(r.handle(rx(CLIENT, req0(rid)), rid)));
+      expect(d).toEqual([[SERVER, 1, 1], [SERVER, 2, 2]]);
+      expect(Math.max(...d.map((x) => x[2]))).toBeGreaterThan(1);
+    });
+  });
+
+  describe(`seeded bug ${BUG_ROUTER_BLIND_FEEDBACK}`, () => {
+    const scenario = (bugs: string[], fb: Uint8Array): number[] => {
+      const r = mk({ n: 2 }, bugs);
+      r.handle(rx(SERVER, announce(2)), 0);
+      r.handle(rx(CLIENT, req0(1)), 1);
+      r.handle(rx(CLIENT, req0(2)), 1);
+      r.handle(rx(CLIENT, req0(3)), 1); // waits
+      r.handle(rx(CLIENT, req0(4)), 1); // waits
+      // Request 1 served; its FEEDBACK arrives three times.
+      const outs = [0, 1, 2].map((i) => r.handle(rx(SERVER, fb), 10 + i));
+      return outs.flatMap(dispatches).map((x) => x[2]);
+    };
+    it('correct router: duplicated FEEDBACK frees one slot only (count and slot forms)', () => {
+      expect(scenario([], fbCount(CLIENT, 1, 2, 1))).toEqual([2]);
+      expect(scenario([], feedbackPacket(CLIENT, 1))).toEqual([2]);
+    });
+    it('buggy router: each duplicate frees a slot, so the server is sent more than n', () => {
+      const d = scenario([BUG_ROUTER_BLIND_FEEDBACK], fbCount(CLIENT, 1, 2, 1));
+      expect(d).toHaveLength(2); // requests 3 and 4 both dispatched: 3 really outstanding > n = 2
+      expect(scenario([BUG_ROUTER_BLIND_FEEDBACK], feedbackPacket(CLIENT, 1))).toHaveLength(2);
+    });
+  });
+});

@@ -1,0 +1,232 @@
+import { describe, expect, it } from 'vitest';
+import { digest } from '../digest.ts';
+import { Rng } from '../rng.ts';
+import type { CoreInput } from '../core.ts';
+import {
+  ZERO_ADDR, ackPacket, dropPacket, feedbackPacket, reassemble, sackPacket, split, type FeedbackMsg, type SackMsg,
+} from './codec.ts';
+import { BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, replyBody, requestBody } from './common.ts';
+import { R2p2Server, type ServerConfig } from './server.ts';
+import {
+  CLIENT, CLIENT2, ROUTER, SERVER, actions, hex, msg, recv, sends, start, timer, timers, traces,
+} from './test-helpers.ts';
+
+const cfg: ServerConfig = { router: ROUTER, n: 3, heartbeatUs: 500, rtoUs: 100, gcRtos: 3 };
+const mk = (bugs: string[] = [], c: Partial<ServerConfig> = {}): R2p2Server =>
+  new R2p2Server('server1', SERVER, { ...cfg, ...c }, new Set(bugs));
+const rx = (src: string, data: Uint8Array): CoreInput<never> => recv(src, SERVER, data);
+const req = (rid: number, size: number, serviceUs = 10, replySize = 20, node = 'client1') =>
+  requestBody(node, rid, size, serviceUs, replySize);
+
+describe('r2p2-server', () => {
+  it('announces itself on start and every heartbeat (count-form FEEDBACK, zero triplet)', () => {
+    const s = mk();
+    const out = s.handle(start, 0);
+    expect(traces(out)).toEqual([{ action: 'ServerAnnounce', router: ROUTER, n: 3, served: 0 }]);
+    const [fb] = sends(out);
+    expect(fb).toMatchObject({ src: SERVER, dst: ROUTER });
+    expect(msg(fb!.data)).toMatchObject({ type: 'FEEDBACK', client: ZERO_ADDR, fbRid: 0, count: { n: 3, served: 0 } });
+    expect(fb!.data).toHaveLength(22);
+    expect(timers(out)).toEqual([{ name: 'heartbeat', at: 500 }]);
+    const hb = s.handle(timer('heartbeat'), 500);
+    expect(actions(hb)).toEqual(['ServerAnnounce']);
+    expect(timers(hb)).toEqual([{ name: 'heartbeat', at: 1000 }]);
+  });
+
+  it('single-packet request: ServerReceiveRequest, service time, ServerReply + reply + FEEDBACK', () => {
+    const s = mk();
+    s.handle(start, 0);
+    const body = req(1, 100, 40, 20);
+    const out = s.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 1, body)[0]!), 10);
+    expect(traces(out)).toEqual([{ action: 'ServerReceiveRequest', client: CLIENT, rid: 1, npkts: 1, digest: digest(body) }]);
+    expect(timers(out)).toEqual([{ name: 'service', at: 50 }]);
+    expect(sends(out)).toEqual([]);
+
+    const done = s.handle(timer('service'), 50);
+    const reply = replyBody(body, 20);
+    expect(reply).toHaveLength(20);
+    expect(traces(done)).toEqual([
+      { action: 'ServerReply', client: CLIENT, rid: 1, npkts: 1, digest: digest(reply), served: 1, n: 3 },
+    ]);
+    const [r, fb] = sends(done);
+    expect(r).toMatchObject({ src: SERVER, dst: CLIENT });
+    expect(msg(r!.data)).toMatchObject({ type: 'RESPONSE', rid: 1, policy: 'FIXED_ROUTE' });
+    expect(hex(reassemble([r!.data])!)).toBe(hex(reply));
+    expect(fb).toMatchObject({ src: SERVER, dst: ROUTER });
+    expect(msg(fb!.data)).toMatchObject({ type: 'FEEDBACK', fbRid: 1, client: CLIENT, count: { n: 3, served: 1 } });
+    expect(s.servedCount()).toBe(1);
+  });
+
+  it('different requests get different replies; the same request the same reply', () => {
+    const a = replyBody(req(1, 50), 64);
+    expect(hex(a)).toBe(hex(replyBody(req(1, 50), 64)));
+    expect(hex(a)).not.toBe(hex(replyBody(req(2, 50), 64)));
+    expect(hex(a)).not.toBe(hex(replyBody(req(1, 50, 10, 20, 'client2'), 64)));
+  });
+
+  it('serves one request at a time, FIFO', () => {
+    const s = mk();
+    s.handle(start, 0);
+    const o1 = s.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 1, req(1, 16, 30))[0]!), 0);
+    const o2 = s.handle(rx(CLIENT2, split('REQUEST', 'LB_ROUTE', 1, req(1, 16, 70, 20, 'c2'))[0]!), 5);
+    expect(timers(o1)).toEqual([{ name: 'service', at: 30 }]);
+    expect(timers(o2)).toEqual([]); // busy
+    const d1 = s.handle(timer('service'), 30);
+    expect(traces(d1)[0]).toMatchObject({ action: 'ServerReply', client: CLIENT, rid: 1, served: 1 });
+    expect(timers(d1)).toEqual([{ name: 'service', at: 100 }]);
+    const d2 = s.handle(timer('service'), 100);
+    expect(traces(d2)[0]).toMatchObject({ action: 'ServerReply', client: CLIENT2, rid: 1, served: 2 });
+    expect(s.handle(timer('service'), 200)).toEqual([]);
+  });
+
+  it('ignores a duplicate of an already-received request', () => {
+    const s = mk();
+    const p = split('REQUEST', 'LB_ROUTE', 1, req(1, 16))[0]!;
+    expect(actions(s.handle(rx(CLIENT, p), 0))).toEqual(['ServerReceiveRequest']);
+    expect(s.handle(rx(CLIENT, p), 1)).toEqual([]);
+    s.handle(timer('service'), 10);
+    expect(s.handle(rx(CLIENT, p), 20)).toEqual([]);
+  });
+
+  it('multi-packet request: ACK from own address, REQn reordered and duplicated, byte-exact', () => {
+    const s = mk();
+    const body = req(7, 6000);
+    const ps = split('REQUEST', 'LB_ROUTE', 7, body);
+    expect(ps).toHaveLength(6);
+    const a = s.handle(rx(CLIENT, ps[0]!), 0);
+    expect(traces(a)).toEqual([{ action: 'ServerAck', client: CLIENT, rid: 7, npkts: 6 }]);
+    expect(sends(a)).toEqual([{ src: SERVER, dst: CLIENT, data: ackPacket(7) }]);
+    expect(timers(a)).toEqual([{ name: `rto:${CLIENT}#7`, at: 100 }]);
+    // A duplicate REQ0 while reassembling: ACK again (the RTO timer is left alone).
+    expect(s.handle(rx(CLIENT, ps[0]!), 1)).toEqual([
+      { kind: 'trace', event: { action: 'ServerAck', client: CLIENT, rid: 7, npkts: 6 } },
+      { kind: 'send', packet: { src: SERVER, dst: CLIENT, data: ackPacket(7) } },
+    ]);
+    const order = [5, 3, 3, 1, 4, 5, 2];
+    const outs = order.map((i, k) => s.handle(rx(CLIENT, ps[i]!), 10 + k));
+    expect(outs.slice(0, -1).flatMap((o) => traces(o))).toEqual([]);
+    const last = outs[outs.length - 1]!;
+    expect(traces(last)).toEqual([{ action: 'ServerReceiveRequest', client: CLIENT, rid: 7, npkts: 6, digest: digest(body) }]);
+    expect(last).toContainEqual({ kind: 'cancelTimer', name: `rto:${CLIENT}#7` });
+    expect(s.handle(rx(CLIENT, ps[2]!), 30)).toEqual([]); // late duplicate
+    expect(s.handle(rx(CLIENT, ps[0]!), 31)).toEqual([]); // late duplicate REQ0
+  });
+
+  it('RTO sends SACK for the missing packets; progress resets the count', () => {
+    const s = mk();
+    const body = req(3, 4000);
+    const ps = split('REQUEST', 'LB_ROUTE', 3, body);
+    s.handle(rx(CLIENT, ps[0]!), 0);
+    s.handle(rx(CLIENT, ps[2]!), 10);
+    const r1 = s.handle(timer(`rto:${CLIENT}#3`), 110);
+    expect(traces(r1)).toEqual([{ action: 'ServerSack', client: CLIENT, rid: 3, missing: [1, 3] }]);
+    expect(sends(r1)).toEqual([{ src: SERVER, dst: CLIENT, data: sackPacket(3, [1, 3]) }]);
+    expect(timers(r1)).toEqual([{ name: `rto:${CLIENT}#3`, at: 210 }]);
+    s.handle(timer(`rto:${CLIENT}#3`), 210); // second RTO: SACK again
+    s.handle(rx(CLIENT, ps[1]!), 220); // progress
+    expect(actions(s.handle(timer(`rto:${CLIENT}#3`), 320))).toEqual(['ServerSack']);
+    expect(actions(s.handle(timer(`rto:${CLIENT}#3`), 420))).toEqual(['ServerSack']);
+    const fin = s.handle(rx(CLIENT, ps[3]!), 430);
+    expect(traces(fin)).toEqual([{ action: 'ServerReceiveRequest', client: CLIENT, rid: 3, npkts: 4, digest: digest(body) }]);
+  });
+
+  it('garbage-collects a partial request after gcRtos RTOs (served counts replies only)', () => {
+    const s = mk([], { gcRtos: 2 });
+    s.handle(start, 0);
+    const ps = split('REQUEST', 'LB_ROUTE', 4, req(4, 4000));
+    s.handle(rx(CLIENT, ps[0]!), 0);
+    expect(actions(s.handle(timer(`rto:${CLIENT}#4`), 100))).toEqual(['ServerSack']);
+    const gc = s.handle(timer(`rto:${CLIENT}#4`), 200);
+    expect(traces(gc)).toEqual([{ action: 'ServerGc', client: CLIENT, rid: 4 }]);
+    expect(sends(gc)).toEqual([]);
+    expect(s.handle(timer(`rto:${CLIENT}#4`), 300)).toEqual([]);
+    for (const p of ps) expect(s.handle(rx(CLIENT, p), 310)).toEqual([]);
+    expect(traces(s.handle(timer('heartbeat'), 500))).toEqual([{ action: 'ServerAnnounce', router: ROUTER, n: 3, served: 0 }]);
+  });
+
+  it('a SACK longer than one datagram is split; the event lists every missing index', () => {
+    const s = mk();
+    const ps = split('REQUEST', 'LB_ROUTE', 1, new Uint8Array(14 + 1000 * 1464));
+    expect(ps).toHaveLength(1001);
+    s.handle(rx(CLIENT, ps[0]!), 0);
+    const out = s.handle(timer(`rto:${CLIENT}#1`), 100);
+    expect(traces(out)[0]!['missing']).toHaveLength(1000);
+    const sacks = sends(out).map((p) => msg(p.data) as SackMsg);
+    expect(sacks.map((m) => m.missing.length)).toEqual([731, 269]);
+  });
+
+  it('multi-packet reply', () => {
+    const s = mk();
+    const body = req(1, 16, 0, 5000);
+    s.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 1, body)[0]!), 0);
+    const out = s.handle(timer('service'), 0);
+    const reply = replyBody(body, 5000);
+    expect(traces(out)[0]).toMatchObject({ action: 'ServerReply', npkts: 4, digest: digest(reply) });
+    const toClient = sends(out).filter((p) => p.dst === CLIENT);
+    expect(toClient).toHaveLength(4);
+    expect(hex(reassemble(toClient.map((p) => p.data))!)).toBe(hex(reply));
+  });
+
+  it('ignores unexpected and malformed packets, never throws', () => {
+    const s = mk();
+    s.handle(start, 0);
+    for (const p of [ackPacket(1), dropPacket(1), sackPacket(1, [1]), feedbackPacket(CLIENT, 1),
+      split('RESPONSE', 'LB_ROUTE', 1, new Uint8Array(3))[0]!, new Uint8Array(0), new Uint8Array([0xcc, 8])]) {
+      expect(s.handle(rx(CLIENT, p), 1)).toEqual([]);
+    }
+    // A REQn for no known request.
+    expect(s.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 9, new Uint8Array(3000))[1]!), 1)).toEqual([]);
+    // A source that is not an IPv4 address.
+    expect(s.handle(recv('nowhere', SERVER, split('REQUEST', 'LB_ROUTE', 1, new Uint8Array(3))[0]!), 1)).toEqual([]);
+    const rng = new Rng(5);
+    for (let i = 0; i < 5_000; i++) {
+      const d = new Uint8Array(1 + rng.int(40));
+      for (let j = 0; j < d.length; j++) d[j] = rng.int(256);
+      d[0] = 0xcc;
+      d[1] = 8;
+      if (rng.chance(0.5)) d[2] = d[2]! & 0x0f; // REQUEST type
+      if (rng.chance(0.7)) d[3] = [0x00, 0x40, 0x80, 0xc0][rng.int(4)]!;
+      if (rng.chance(0.5)) d[6] = 0;
+      expect(() => s.handle(rx(CLIENT, d), 2)).not.toThrow();
+    }
+  });
+
+  it('is deterministic: same inputs, same outputs', () => {
+    const ps = split('REQUEST', 'LB_ROUTE', 2, req(2, 3000));
+    const inputs: CoreInput<never>[] = [start, rx(CLIENT, ps[0]!), rx(CLIENT, ps[2]!), timer(`rto:${CLIENT}#2`),
+      rx(CLIENT, ps[1]!), timer('service'), timer('heartbeat')];
+    const run = (): unknown[] => { const s = mk(); return inputs.map((i, t) => s.handle(i, t * 10)); };
+    expect(run()).toEqual(run());
+  });
+
+  describe(`seeded bug ${BUG_SERVER_REPLIES_TWICE}`, () => {
+    it('sends the reply twice and emits ServerReply twice', () => {
+      const s = mk([BUG_SERVER_REPLIES_TWICE]);
+      s.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 1, req(1, 16))[0]!), 0);
+      const out = s.handle(timer('service'), 10);
+      expect(actions(out)).toEqual(['ServerReply', 'ServerReply']);
+      expect(sends(out).filter((p) => p.dst === CLIENT)).toHaveLength(2);
+      expect(sends(out).filter((p) => p.dst === ROUTER)).toHaveLength(1);
+      expect((msg(sends(out).find((p) => p.dst === ROUTER)!.data) as FeedbackMsg).count?.served).toBe(1);
+    });
+  });
+
+  describe(`seeded bug ${BUG_REASSEMBLY_LOSES_REORDERED}`, () => {
+    const body = req(5, 4000);
+    const ps = split('REQUEST', 'LB_ROUTE', 5, body);
+    const feed = (s: R2p2Server, order: number[]): string | undefined => {
+      s.handle(rx(CLIENT, ps[0]!), 0);
+      const evs = order.flatMap((i) => traces(s.handle(rx(CLIENT, ps[i]!), 1)));
+      return evs.find((e) => e.action === 'ServerReceiveRequest')?.['digest'] as string | undefined;
+    };
+    it('in order: the body is intact', () => {
+      expect(feed(mk([BUG_REASSEMBLY_LOSES_REORDERED]), [1, 2, 3])).toBe(digest(body));
+    });
+    it('reordered: the reassembled body differs (correct server: intact)', () => {
+      expect(feed(mk(), [3, 1, 2])).toBe(digest(body));
+      const bad = feed(mk([BUG_REASSEMBLY_LOSES_REORDERED]), [3, 1, 2]);
+      expect(bad).toBeDefined();
+      expect(bad).not.toBe(digest(body));
+    });
+  });
+});

@@ -1,0 +1,218 @@
+/**
+ * R2P2 server core (role `r2p2-server`): receives requests (single-packet, or REQ0 + ACK + REQn
+ * with RTO/SACK and garbage collection), serves them one at a time in FIFO order with a synthetic
+ * handler, replies straight to the client and sends extended (count-form) FEEDBACK to the router.
+ *
+ * `served` counts the replies sent since the server started (as the spec's `sserved`): a request
+ * garbage-collected after a failed multi-packet transfer is not counted, so the router keeps
+ * counting it as outstanding at this server (as specs/r2p2/R2P2.tla's ServerGc says).
+ */
+import { match, P } from 'ts-pattern';
+import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
+import { digest } from '../digest.ts';
+import {
+  BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, BoundedSet, addrField, configObject, numField,
+  parseRequestBody, replyBody, send, trace, tripletKey,
+} from './common.ts';
+import {
+  MAX_SACK_INDICES, Reassembler, ZERO_ADDR, ackPacket, decode, feedbackPacket, parseAddr, sackPacket, split,
+  type DataMsg,
+} from './codec.ts';
+
+export const SERVER_ROLE = 'r2p2-server';
+
+export interface ServerConfig {
+  readonly router: Addr;
+  /** The JBSQ bound this server asks for (sent in every FEEDBACK). */
+  readonly n: number;
+  /** Period of the announce FEEDBACK, µs. */
+  readonly heartbeatUs: number;
+  /** Retransmission timeout for multi-packet requests, µs. */
+  readonly rtoUs: number;
+  /** RTOs without progress after which a partial request is dropped (the first gcRtos−1 send SACK). */
+  readonly gcRtos: number;
+}
+
+export function parseServerConfig(config: unknown): ServerConfig {
+  const c = configObject(SERVER_ROLE, config, ['router', 'n', 'heartbeatUs', 'rtoUs', 'gcRtos']);
+  return {
+    router: addrField(SERVER_ROLE, c, 'router'),
+    n: numField(SERVER_ROLE, c, 'n', { min: 1, max: 0xffff, integer: true }),
+    heartbeatUs: numField(SERVER_ROLE, c, 'heartbeatUs', { min: 1 }),
+    rtoUs: numField(SERVER_ROLE, c, 'rtoUs', { min: 1 }),
+    gcRtos: numField(SERVER_ROLE, c, 'gcRtos', { min: 1, integer: true }),
+  };
+}
+
+type Out = CoreOutput<never>;
+
+interface Partial {
+  readonly client: Addr;
+  readonly rid: number;
+  readonly npkts: number;
+  readonly r: Reassembler;
+  /** Consecutive RTOs without progress. */
+  rtos: number;
+}
+
+interface Job {
+  readonly client: Addr;
+  readonly rid: number;
+  readonly body: Uint8Array;
+}
+
+/** How many recently received triplets the server remembers to ignore duplicates. */
+export const RECENT_CAP = 4096;
+
+const HEARTBEAT = 'heartbeat';
+const SERVICE = 'service';
+const rtoTimer = (key: string): string => `rto:${key}`;
+
+export class R2p2Server implements Core<never, never> {
+  private served = 0;
+  private readonly partials = new Map<string, Partial>();
+  private readonly recent = new BoundedSet<string>(RECENT_CAP);
+  private readonly queue: Job[] = [];
+  private busy: Job | undefined;
+  private readonly repliesTwice: boolean;
+  private readonly reorderBug: boolean;
+
+  constructor(
+    readonly node: NodeId,
+    readonly addr: Addr,
+    readonly config: ServerConfig,
+    bugs: ReadonlySet<string> = new Set(),
+  ) {
+    this.repliesTwice = bugs.has(BUG_SERVER_REPLIES_TWICE);
+    this.reorderBug = bugs.has(BUG_REASSEMBLY_LOSES_REORDERED);
+  }
+
+  handle(input: CoreInput<never>, now: Micros): Out[] {
+    return match(input)
+      .with({ kind: 'start' }, () => this.announce(now))
+      .with({ kind: 'command' }, () => [])
+      .with({ kind: 'timer' }, ({ name }) => this.timer(name, now))
+      .with({ kind: 'receive' }, ({ packet }) => this.receive(packet.src, packet.data, now))
+      .exhaustive();
+  }
+
+  /** The number of replies sent so far. */
+  servedCount(): number {
+    return this.served;
+  }
+
+  private announce(now: Micros): Out[] {
+    const { router, n } = this.config;
+    return [
+      trace({ action: 'ServerAnnounce', router, n, served: this.served }),
+      send(this.addr, router, feedbackPacket(ZERO_ADDR, 0, { n, served: this.served })),
+      { kind: 'setTimer', name: HEARTBEAT, at: now + this.config.heartbeatUs },
+    ];
+  }
+
+  private timer(name: string, now: Micros): Out[] {
+    if (name === HEARTBEAT) return this.announce(now);
+    if (name === SERVICE) return this.finishService(now);
+    if (name.startsWith('rto:')) return this.rto(name.slice(4), now);
+    return [];
+  }
+
+  private receive(src: Addr, data: Uint8Array, now: Micros): Out[] {
+    if (!parseAddr(src)) return []; // cannot name the client in FEEDBACK
+    const d = decode(data);
+    if (!d.ok) return [];
+    return match(d.msg)
+      .with({ type: 'REQUEST' }, (m) => this.onRequest(src, m, now))
+      .with({ type: P.union('RESPONSE', 'FEEDBACK', 'ACK', 'DROP', 'RAFT_REQ', 'RAFT_REP', 'RAFT_MSG', 'SACK') }, () => [])
+      .exhaustive();
+  }
+
+  private onRequest(client: Addr, m: DataMsg, now: Micros): Out[] {
+    const key = tripletKey(client, m.rid);
+    if (m.first && m.last) {
+      if (this.recent.has(key) || this.partials.has(key)) return [];
+      return this.accept(client, m.rid, 1, m.payload, now);
+    }
+    if (m.first) {
+      const partial = this.partials.get(key);
+      if (partial && partial.npkts === m.order) {
+        // A duplicate REQ0 of a request still in reassembly: ACK again (the first ACK may be lost).
+        return [trace({ action: 'ServerAck', client, rid: m.rid, npkts: m.order }), send(this.addr, client, ackPacket(m.rid))];
+      }
+      if (this.recent.has(key) || partial) return [];
+      const r = new Reassembler(this.reorderBug);
+      r.add(m);
+      this.partials.set(key, { client, rid: m.rid, npkts: m.order, r, rtos: 0 });
+      return [
+        trace({ action: 'ServerAck', client, rid: m.rid, npkts: m.order }),
+        send(this.addr, client, ackPacket(m.rid)),
+        { kind: 'setTimer', name: rtoTimer(key), at: now + this.config.rtoUs },
+      ];
+    }
+    const p = this.partials.get(key);
+    if (!p || !p.r.add(m)) return [];
+    p.rtos = 0;
+    if (!p.r.complete()) return [{ kind: 'setTimer', name: rtoTimer(key), at: now + this.config.rtoUs }];
+    this.partials.delete(key);
+    return [{ kind: 'cancelTimer', name: rtoTimer(key) }, ...this.accept(client, m.rid, p.npkts, p.r.body()!, now)];
+  }
+
+  /** The whole request is here: record it and queue it for the handler. */
+  private accept(client: Addr, rid: number, npkts: number, body: Uint8Array, now: Micros): Out[] {
+    this.recent.add(tripletKey(client, rid));
+    this.queue.push({ client, rid, body });
+    return [trace({ action: 'ServerReceiveRequest', client, rid, npkts, digest: digest(body) }), ...this.startService(now)];
+  }
+
+  private rto(key: string, now: Micros): Out[] {
+    const p = this.partials.get(key);
+    if (!p) return [];
+    p.rtos += 1;
+    if (p.rtos >= this.config.gcRtos) {
+      this.partials.delete(key);
+      this.recent.add(key);
+      return [trace({ action: 'ServerGc', client: p.client, rid: p.rid })];
+    }
+    const missing = p.r.missing();
+    const out: Out[] = [trace({ action: 'ServerSack', client: p.client, rid: p.rid, missing })];
+    // One SACK datagram holds at most MAX_SACK_INDICES indices; a longer list takes several.
+    for (let i = 0; i < missing.length; i += MAX_SACK_INDICES) {
+      out.push(send(this.addr, p.client, sackPacket(p.rid, missing.slice(i, i + MAX_SACK_INDICES))));
+    }
+    out.push({ kind: 'setTimer', name: rtoTimer(key), at: now + this.config.rtoUs });
+    return out;
+  }
+
+  private startService(now: Micros): Out[] {
+    if (this.busy || this.queue.length === 0) return [];
+    const job = this.queue.shift()!;
+    this.busy = job;
+    const { serviceUs } = parseRequestBody(job.body);
+    return [{ kind: 'setTimer', name: SERVICE, at: now + serviceUs }];
+  }
+
+  private finishService(now: Micros): Out[] {
+    const job = this.busy;
+    if (!job) return [];
+    this.busy = undefined;
+    const { replySize } = parseRequestBody(job.body);
+    const reply = replyBody(job.body, replySize);
+    const packets = split('RESPONSE', 'FIXED_ROUTE', job.rid, reply);
+    this.served += 1;
+    const { n, router } = this.config;
+    const event = trace<never>({
+      action: 'ServerReply', client: job.client, rid: job.rid, npkts: packets.length,
+      digest: digest(reply), served: this.served, n,
+    });
+    const replyOut = packets.map((pkt) => send<never>(this.addr, job.client, pkt));
+    const out: Out[] = [event, ...replyOut];
+    if (this.repliesTwice) out.push(event, ...replyOut);
+    out.push(send(this.addr, router, feedbackPacket(job.client, job.rid, { n, served: this.served })));
+    out.push(...this.startService(now));
+    return out;
+  }
+}
+
+export function createServer(config: unknown, env: { node: NodeId; addr: Addr; bugs: ReadonlySet<string> }): R2p2Server {
+  return new R2p2Server(env.node, env.addr, parseServerConfig(config), env.bugs);
+}
