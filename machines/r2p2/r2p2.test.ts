@@ -280,7 +280,7 @@ describe('R2P2 monitor: invalid traces', () => {
     expectRejectsLast([ev('router', 'RouterServerLeave', { server: S1 })], /RouterServerLeave/);
     expectRejectsLast([ev('router', 'RouterFeedback', { server: S1, client: C, rid: 1, form: 'slot', n: 2, served: 1, outstanding: 0 })], /RouterFeedback/);
     expectRejectsLast([...singleServed(),
-      ev('router', 'RouterFeedback', { server: S1, client: C, rid: 1, form: 'slot', n: 2, served: 1, outstanding: 1 })], /RouterFeedback/);
+      ev('router', 'RouterFeedback', { server: S1, client: C, rid: 1, form: 'slot', n: 2, served: 1, outstanding: 2 })], /RouterFeedback/);
     expectRejectsLast([...singleServed(),
       ev('router', 'RouterFeedback', { server: S1, client: C, rid: 1, form: 'count', n: 2, served: 1, outstanding: 2 })], /RouterFeedback/);
   });

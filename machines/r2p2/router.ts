@@ -11,10 +11,10 @@
  * the server's own n when it announced a smaller one. Under `jsq` the server must have the fewest
  * outstanding requests; other policies (random, round robin, …) only need an eligible server.
  *
- * FEEDBACK comes in two forms: `slot` (the reference's: one slot free, outstanding − 1) and `count`
- * (the server's n and served count: the router derives outstanding = dispatched − served, which a
- * lost or duplicated FEEDBACK does not disturb, so the new count is only bounded by what was
- * dispatched to the server since it joined).
+ * FEEDBACK comes in two forms: `slot` (the reference's: one slot free, outstanding − 1, or no
+ * change when it names a request the router no longer counts, e.g. a duplicate) and `count` (the
+ * server's n and served count: the router derives outstanding = dispatched − served, which a lost
+ * or duplicated FEEDBACK does not disturb). Either way a FEEDBACK never raises the count.
  */
 import { assign, setup } from 'xstate';
 import type { Addr } from '../../impl/core.ts';
@@ -144,9 +144,11 @@ export const routerMachine = setup({
           guard: ({ context, event }) => {
             const s = context.servers[event.server];
             if (s === undefined || !isCount(event.outstanding)) return false;
-            if (event.form === 'slot') return event.outstanding === Math.max(0, s.outstanding - 1);
+            if (event.form === 'slot') {
+              return event.outstanding === s.outstanding || event.outstanding === Math.max(0, s.outstanding - 1);
+            }
             return event.form === 'count' && isPositive(event.n) && isCount(event.served) &&
-              event.outstanding <= s.dispatched;
+              event.outstanding <= s.outstanding;
           },
           actions: assign(({ context, event }) => {
             const s = context.servers[event.server]!;
