@@ -51,6 +51,11 @@ export interface UdpDriverOptions<Command, Notification> {
   readonly endAtUs?: Micros;
   /** Datagrams and commands kept while the core has not started yet (default 4096). */
   readonly maxPending?: number;
+  /**
+   * Datagrams that arrive before `start`: `queue` (default) feeds them right after it; `drop`
+   * discards them (a restarted node whose socket is bound ahead of its restart time: it was down).
+   */
+  readonly beforeStart?: 'queue' | 'drop';
   /** Attempts to bind when the address is still in use (a restarted node; default 40, 50 ms apart). */
   readonly bindAttempts?: number;
   /**
@@ -268,8 +273,9 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
       }
     }
     const input: CoreInput<Command> = { kind: 'receive', packet };
-    if (!this.started) this.enqueue(input);
-    else this.feed(input);
+    if (this.started) this.feed(input);
+    else if (this.opts.beforeStart === 'drop') this.stats.droppedBeforeStart++;
+    else this.enqueue(input);
   }
 
   /** Whether the core threw and was dropped (`onCoreError: 'crash'`). */
