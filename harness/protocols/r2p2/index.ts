@@ -1,0 +1,149 @@
+/**
+ * The R2P2 protocol definition (with its JBSQ router): roles, seeded bugs, TLC models, scenario
+ * generation, the run plan and node configs, property checkers, the online monitor and TLC trace
+ * validation. The harness, the testbeds and the CLI only talk to `r2p2`.
+ */
+import type { Addr, NodeId } from '../../../impl/core.ts';
+import { roles } from '../../../impl/roles.ts';
+import { createR2p2Monitor, type R2p2Role } from '../../../machines/r2p2/index.ts';
+import type { Json, NodePlan, ProtocolDefinition, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
+import { r2p2Properties } from './properties.ts';
+import {
+  CLIENT_PORT, ROUTER_NODE, ROUTER_PORT, SERVER_PORT, clientIds, r2p2Scenarios, r2p2Timing, serverIds,
+  type R2p2Scenario,
+} from './scenario.ts';
+
+export * from './scenario.ts';
+export * from './properties.ts';
+
+export const R2P2_ROLE_NAMES = { client: 'r2p2-client', server: 'r2p2-server', router: 'r2p2-router' } as const;
+
+/** The seeded bugs of `impl/r2p2/common.ts` and the checks shown (by tests) to catch each. */
+export const R2P2_SEEDED_BUGS: readonly SeededBug[] = [
+  {
+    name: 'router-exceeds-bound',
+    description: 'JBSQ dispatches to a server whose outstanding count already equals n (<= instead of <).',
+    caughtBy: ['jbsq-bound', 'monitor'],
+  },
+  {
+    name: 'server-replies-twice',
+    description: 'The server sends every reply twice and emits ServerReply twice.',
+    caughtBy: ['at-most-one-reply', 'monitor'],
+  },
+  {
+    name: 'client-accepts-wrong-rid',
+    description: 'The client completes its oldest pending request with any reply, whatever rid the reply carries.',
+    caughtBy: ['reply-matches-request', 'monitor'],
+  },
+  {
+    name: 'reassembly-loses-reordered-packet',
+    description: 'Server reassembly stores REQn packets in arrival order, so reordering scrambles the request body.',
+    caughtBy: ['byte-exact-reassembly'],
+  },
+  {
+    name: 'router-blind-feedback',
+    description: 'The router counts every FEEDBACK naming a request, duplicates included, as one more served request. ' +
+      'Shows only when FEEDBACK is duplicated; the switch applies no link faults to packets addressed to a switch ' +
+      'program, so on sim it needs a duplicating server→router wire (see sim.test.ts).',
+    caughtBy: ['jbsq-bound', 'monitor'],
+  },
+];
+
+export const R2P2_MODELS: readonly SpecModel[] = [
+  {
+    module: 'specs/r2p2/MCR2P2.tla',
+    config: 'specs/r2p2/MC.cfg',
+    expect: 'ok',
+    description: '2 clients, 2 servers, JBSQ(1), central queue of 1, one request per client (1 or 2 packets), slot and ' +
+      'count FEEDBACK, loss and reordering: TypeOK, JbsqBound, RouterCountBound, ReplyMatchesRequest, PendingHasTimer hold.',
+  },
+  {
+    module: 'specs/r2p2/MCR2P2.tla',
+    config: 'specs/r2p2/MCDup.cfg',
+    expect: 'ok',
+    description: 'Duplication: every message may be delivered twice (REQ0 at router and server, FEEDBACK); count-form ' +
+      'FEEDBACK, one server: the same invariants hold (the count form is idempotent).',
+  },
+  {
+    module: 'specs/r2p2/R2P2BlindFeedback.tla',
+    config: 'specs/r2p2/R2P2BlindFeedback.cfg',
+    expect: 'violation',
+    description: 'Buggy router: every FEEDBACK frees a slot while the network duplicates: JbsqBound is violated.',
+  },
+  {
+    module: 'specs/r2p2/R2P2PhantomReply.tla',
+    config: 'specs/r2p2/R2P2PhantomReply.cfg',
+    expect: 'violation',
+    description: 'Buggy server: it may reply to a request it never received: ReplyMatchesRequest is violated.',
+  },
+];
+
+/** client1..N on hosts (port 7000), server1..M on hosts (port 8000), the router in the switch (port 9000). */
+export function r2p2Plan(scenario: R2p2Scenario): NodePlan[] {
+  return [
+    ...clientIds(scenario.topology).map((id) => ({ id, role: R2P2_ROLE_NAMES.client, placement: 'host' as const, port: CLIENT_PORT })),
+    ...serverIds(scenario.topology).map((id) => ({ id, role: R2P2_ROLE_NAMES.server, placement: 'host' as const, port: SERVER_PORT })),
+    { id: ROUTER_NODE, role: R2P2_ROLE_NAMES.router, placement: 'switch', port: ROUTER_PORT },
+  ];
+}
+
+/** Each node's config; timers from `r2p2Timing(scenario)`, the servers ask for the router's n. */
+export function r2p2Configure(scenario: R2p2Scenario, addrs: Readonly<Record<NodeId, Addr>>): Record<NodeId, Json> {
+  const router = addrs[ROUTER_NODE];
+  if (router === undefined) throw new Error(`r2p2: no address for node '${ROUTER_NODE}'`);
+  const t = r2p2Timing(scenario);
+  const { policy, n, queueCap } = scenario.topology.router;
+  const out: Record<NodeId, Json> = {};
+  for (const id of clientIds(scenario.topology)) out[id] = { router, timeoutUs: t.timeoutUs, rtoUs: t.rtoUs };
+  for (const id of serverIds(scenario.topology)) {
+    out[id] = { router, n, heartbeatUs: t.heartbeatUs, rtoUs: t.rtoUs, gcRtos: t.gcRtos };
+  }
+  out[ROUTER_NODE] = { policy, n, queueCap, leaveAfterUs: t.leaveAfterUs };
+  return out;
+}
+
+export function r2p2RoleOf(scenario: R2p2Scenario): Record<NodeId, R2p2Role> {
+  const out: Record<NodeId, R2p2Role> = {};
+  for (const id of clientIds(scenario.topology)) out[id] = 'client';
+  for (const id of serverIds(scenario.topology)) out[id] = 'server';
+  out[ROUTER_NODE] = 'router';
+  return out;
+}
+
+/**
+ * The XState monitor of a run. A crashed node comes back as a fresh core, so the monitor forgets
+ * its actors before the node's first event after each crash of the scenario.
+ */
+export function r2p2Monitor(scenario: R2p2Scenario): TraceMonitor {
+  const { policy, n, queueCap } = scenario.topology.router;
+  const monitor = createR2p2Monitor({ router: { policy, n, queueCap }, roles: r2p2RoleOf(scenario) });
+  const crashes = scenario.faults
+    .flatMap((f) => (f.kind === 'crash' ? [{ node: f.node, at: f.at }] : []))
+    .sort((a, b) => a.at - b.at);
+  let next = 0;
+  return {
+    observe(index, event) {
+      while (next < crashes.length && crashes[next]!.at < event.t) monitor.nodeRestarted(crashes[next++]!.node);
+      return monitor.observe(index, event);
+    },
+    finish: () => monitor.finish(),
+  };
+}
+
+export const r2p2: ProtocolDefinition<R2p2Scenario> = {
+  name: 'r2p2',
+  roles: Object.fromEntries(Object.values(R2P2_ROLE_NAMES).map((name) => {
+    const factory = roles[name];
+    if (!factory) throw new Error(`r2p2: role '${name}' is missing from impl/roles.ts`);
+    return [name, factory];
+  })),
+  bugs: R2P2_SEEDED_BUGS,
+  models: R2P2_MODELS,
+  scenarios: (options) => r2p2Scenarios(options),
+  plan: r2p2Plan,
+  configure: r2p2Configure,
+  properties: r2p2Properties,
+  monitor: (scenario) => r2p2Monitor(scenario),
+  // Loaded on first use: TLC's runner is only needed when a batch is validated.
+  validateTraces: async (batch) => (await import('./trace-validation.ts')).validateR2p2Traces(batch),
+};
