@@ -298,9 +298,10 @@ describe('SimTestbed', () => {
     const { addrs } = out.plan;
     expect(brief(out.trace, ['Ping', 'RouterForward', 'Echo', 'Pong', 'RouterBeat'])).toEqual([
       '100 client1 Ping 1', '100 client1 Ping 2', '100 client1 Ping 3',
-      '100 router RouterForward 1', '100 router RouterForward 2', '100 router RouterForward 3',
-      '150 server1 Echo 1', '150 server2 Echo 2', '150 server1 Echo 3',
-      '200 client1 Pong 1', '200 client1 Pong 2', '200 client1 Pong 3',
+      // Each hop (client → router, router → server, server → client) crosses a 50 µs link.
+      '150 router RouterForward 1', '150 router RouterForward 2', '150 router RouterForward 3',
+      '200 server1 Echo 1', '200 server2 Echo 2', '200 server1 Echo 3',
+      '250 client1 Pong 1', '250 client1 Pong 2', '250 client1 Pong 3',
       '300 router RouterBeat', '600 router RouterBeat', '900 router RouterBeat',
     ]);
     // The server saw the client's address (src kept), and replied straight to it.
@@ -388,8 +389,8 @@ describe('SimTestbed', () => {
     }));
     expect(brief(out.trace, ['HostCrash', 'HostRestart', 'RouterBeat', 'RouterForward', 'Pong', 'NetDrop'])).toEqual([
       '100 router RouterBeat', '150 router HostCrash', '200 switch NetDrop',
-      '400 router HostRestart', '500 router RouterBeat', '500 router RouterForward 2',
-      '600 router RouterBeat', '600 client1 Pong 2',
+      '400 router HostRestart', '500 router RouterBeat', '550 router RouterForward 2',
+      '600 router RouterBeat', '650 client1 Pong 2',
     ]);
   });
 

@@ -230,21 +230,21 @@ describe('Switch programs', () => {
     const prog: SwitchProgram = {
       id: 'fwd', addr: R, core: made[0]!, restart: () => { const f = new Forwarder(beat); made.push(f); return f; },
     };
-    const d = mk(l, [prog]);
+    // Zero-delay links unless a test asks otherwise, so a packet reaches the program at once.
+    const d = mk({ delay: 0, ...l }, [prog]);
     return { d, fwd: () => made[made.length - 1]!, made };
   };
 
-  it('start starts programs; a packet to a program is handed over at once and its sends keep src', () => {
+  it('start starts programs; a packet to a program crosses its link, and the program\'s sends keep src', () => {
     const { d } = withFwd(0, { delay: 5 });
     d.in({ kind: 'start' });
-    const outs = d.recv(pkt(A, R, 9));
+    // The host's packet to the program crosses the host's link (delay 5) first.
+    expect(d.recv(pkt(A, R, 9))).toEqual([{ kind: 'setTimer', name: 'd:0', at: 5 }]);
+    d.runUntil(5);
     // The program's trace gets node = program id (even if it set another); the forward is delayed.
-    expect(outs).toEqual([
-      { kind: 'trace', event: { action: 'Forward', n: 1, node: 'fwd' } },
-      { kind: 'setTimer', name: 'd:0', at: 5 },
-    ]);
-    d.runUntil(10);
-    expect(d.sent.map((s) => [s.t, s.p.src, s.p.dst, num(s.p)])).toEqual([[5, A, B, 9]]);
+    expect(d.traces.map((x) => [x.t, x.e])).toContainEqual([5, { action: 'Forward', n: 1, node: 'fwd' }]);
+    d.runUntil(20);
+    expect(d.sent.map((s) => [s.t, s.p.src, s.p.dst, num(s.p)])).toEqual([[10, A, B, 9]]);
     expect(d.actions()).toEqual(['FwdStart', 'Forward']);
     expect(d.traces[0]!.e.node).toBe('fwd');
   });
@@ -315,14 +315,14 @@ describe('Switch programs', () => {
       node: 'loop', addr: R,
       handle: (i) => (i.kind === 'receive' ? [{ kind: 'send', packet: i.packet }] : []),
     };
-    const d = mk({}, [{ id: 'loop', addr: R, core: loop }]);
+    const d = mk({ delay: 0 }, [{ id: 'loop', addr: R, core: loop }]);
     d.recv(pkt(A, R));
     expect(d.traces.map((x) => x.e.reason)).toEqual(['ttl']);
   });
 
   it('a program that throws is crashed, not propagated', () => {
     const bad: Core = { node: 'bad', addr: R, handle: () => { throw new Error('boom'); } };
-    const d = mk({}, [{ id: 'bad', addr: R, core: bad }]);
+    const d = mk({ delay: 0 }, [{ id: 'bad', addr: R, core: bad }]);
     expect(() => d.recv(pkt(A, R))).not.toThrow();
     expect(d.traces[0]!.e).toEqual({ action: 'HostCrash', node: 'bad', reason: 'exception' });
     expect(d.sw.notes[0]).toMatch(/boom/);

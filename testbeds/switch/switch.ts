@@ -18,9 +18,9 @@
  *    - `setTimer`/`cancelTimer` → the switch's own timers, namespaced `p:<program id>:<name>`.
  *    - `trace` → the event with `node: <program id>` set (the driver keeps a `node` the body sets).
  *    - `notify` → discarded (there is no application on the switch).
- *    A packet addressed to a program is subject only to partitions (a program in one group of a
- *    partition is unreachable from the other group), not to loss/delay/duplication: link
- *    behaviour is a property of the wires between hosts, applied once, after the programs.
+ *    A host's packet addressed to a program first crosses the host's link: the fault stage below
+ *    applies (loss, duplication, delay, partitions), and the program gets it on arrival. What a
+ *    program sends crosses the link to its destination, again through the fault stage.
  *    A packet to a crashed program is dropped (`host-down`); to a paused one it waits (see below).
  * 2. **Fault stage**, for the link `src → dst` (addresses; the rule that applies is the most
  *    specific of exact pair > from-only > to-only > default, see `links.ts`):
@@ -165,7 +165,8 @@ export class Switch implements Core<SwitchCommand> {
   private readonly nodeOf: Map<Addr, NodeId>;
   private readonly maxHops: number;
   /** Held packets, by delivery-timer sequence number. */
-  private readonly held = new Map<number, Packet>();
+  /** Packets on a link, by delivery sequence number; `toProgram` ones go to a program on arrival. */
+  private readonly held = new Map<number, { packet: Packet; toProgram: boolean }>();
   private nextSeq = 0;
   private timerGen = 0;
   private started = false;
@@ -244,14 +245,18 @@ export class Switch implements Core<SwitchCommand> {
     if (typeof name !== 'string') throw new Error('timer name is not a string');
     if (name.startsWith('d:')) {
       const seq = Number(name.slice(2));
-      const p = this.held.get(seq);
-      if (p === undefined) {
+      const h = this.held.get(seq);
+      if (h === undefined) {
         this.note(`switch: delivery timer ${name} for no held packet`);
         return;
       }
       this.held.delete(seq);
+      if (h.toProgram) {
+        this.route(h.packet, now, out, true);
+        return;
+      }
       this.stats.forwarded++;
-      out.push({ kind: 'send', packet: p });
+      out.push({ kind: 'send', packet: h.packet });
       return;
     }
     if (name.startsWith('p:')) {
@@ -353,7 +358,7 @@ export class Switch implements Core<SwitchCommand> {
   // ---- pipeline ----
 
   /** Runs a packet (and everything programs send because of it) through the pipeline. */
-  private route(first: unknown, now: Micros, out: CoreOutput[]): void {
+  private route(first: unknown, now: Micros, out: CoreOutput[], arrived = false): void {
     const work: { p: unknown; hops: number }[] = [{ p: first, hops: 0 }];
     for (let i = 0; i < work.length; i++) {
       const { p, hops } = work[i]!;
@@ -369,6 +374,9 @@ export class Switch implements Core<SwitchCommand> {
           this.drop(p, 'host-down', out);
         } else if (hops >= this.maxHops) {
           this.drop(p, 'ttl', out);
+        } else if (hops === 0 && !arrived && this.nodeOf.has(p.src)) {
+          // A host's packet to a program crosses the host's link first: faults apply there too.
+          this.faultStage(p, now, out, true);
         } else if (prog.pauseDepth > 0) {
           prog.queue.push({ input: { kind: 'receive', packet: p }, gen: 0 });
         } else {
@@ -386,7 +394,7 @@ export class Switch implements Core<SwitchCommand> {
     }
   }
 
-  private faultStage(p: Packet, now: Micros, out: CoreOutput[]): void {
+  private faultStage(p: Packet, now: Micros, out: CoreOutput[], toProgram = false): void {
     if (!this.partitions.empty && this.partitions.isCut(p.src, p.dst)) {
       this.drop(p, 'partition', out);
       return;
@@ -397,23 +405,27 @@ export class Switch implements Core<SwitchCommand> {
       return;
     }
     const dup = this.rng.chance(l.duplicate);
-    this.schedule(p, l, now, out);
+    this.schedule(p, l, now, out, toProgram);
     if (dup) {
       this.stats.duplicated++;
       this.annotate(out, { action: 'NetDuplicate', src: p.src, dst: p.dst, from: this.name(p.src), to: this.name(p.dst) });
-      this.schedule({ src: p.src, dst: p.dst, data: p.data.slice() }, l, now, out);
+      this.schedule({ src: p.src, dst: p.dst, data: p.data.slice() }, l, now, out, toProgram);
     }
   }
 
-  private schedule(p: Packet, l: LinkConfig, now: Micros, out: CoreOutput[]): void {
+  private schedule(p: Packet, l: LinkConfig, now: Micros, out: CoreOutput[], toProgram: boolean): void {
     const d = l.delay + (l.jitter > 0 ? Math.floor(this.rng.next() * l.jitter) : 0);
     if (d <= 0) {
+      if (toProgram) {
+        this.route(p, now, out, true);
+        return;
+      }
       this.stats.forwarded++;
       out.push({ kind: 'send', packet: p });
       return;
     }
     const seq = this.nextSeq++;
-    this.held.set(seq, p);
+    this.held.set(seq, { packet: p, toProgram });
     out.push({ kind: 'setTimer', name: `d:${seq}`, at: now + d });
   }
 
