@@ -118,8 +118,10 @@ describe('r2p2-router', () => {
     // FEEDBACK for rid 2 lost; rid 3's carries served = 3.
     const f3 = r.handle(rx(SERVER, fbCount(CLIENT, 3, 4, 3)), 20);
     expect(traces(f3)[0]).toMatchObject({ action: 'RouterFeedback', served: 3, outstanding: 1 });
-    // A reordered older FEEDBACK (served 1 < 3 would mean restart) — only a lower count resets.
+    // A duplicate, and a reordered older FEEDBACK (served 1 < 3): nothing changes.
     expect(traces(r.handle(rx(SERVER, fbCount(CLIENT, 3, 4, 3)), 21))[0]).toMatchObject({ outstanding: 1 });
+    expect(traces(r.handle(rx(SERVER, f1), 22))[0]).toMatchObject({ served: 1, outstanding: 1 });
+    expect(r.serverViews()[0]).toMatchObject({ served: 3, outstanding: 1 });
   });
 
   it('slot-form FEEDBACK counts only requests outstanding at that server, once', () => {
@@ -146,15 +148,47 @@ describe('r2p2-router', () => {
     expect(r.serverViews()[0]).toMatchObject({ dispatched: 1, served: 11, outstanding: 0 });
   });
 
-  it('a lower served count means the server restarted: its accounting resets', () => {
+  it('a lower served count never resets the accounting (stale FEEDBACK or announce, as the spec)', () => {
     const r = mk({ n: 3 });
     r.handle(rx(SERVER, announce(3, 0)), 0);
     for (const rid of [1, 2, 3]) r.handle(rx(CLIENT, req0(rid)), rid);
-    r.handle(rx(SERVER, fbCount(CLIENT, 1, 3, 1)), 10);
-    expect(r.serverViews()[0]).toMatchObject({ served: 1, outstanding: 2 });
-    const again = r.handle(rx(SERVER, announce(3, 0)), 20); // restarted server
-    expect(traces(again)[0]).toMatchObject({ action: 'RouterFeedback', form: 'count', served: 0, outstanding: 0 });
-    expect(r.serverViews()[0]).toMatchObject({ served: 0, outstanding: 0 });
+    r.handle(rx(SERVER, fbCount(CLIENT, 2, 3, 2)), 10);
+    expect(r.serverViews()[0]).toMatchObject({ dispatched: 3, served: 2, outstanding: 1 });
+    // A late FEEDBACK of rid 1 (served 1), then an announce with served 0 (a restarted server that
+    // did not wait to be forgotten): the counts stay.
+    expect(traces(r.handle(rx(SERVER, fbCount(CLIENT, 1, 3, 1)), 20))[0]).toMatchObject({
+      action: 'RouterFeedback', form: 'count', served: 1, outstanding: 1,
+    });
+    expect(traces(r.handle(rx(SERVER, announce(3, 0)), 21))[0]).toMatchObject({
+      action: 'RouterFeedback', form: 'count', served: 0, outstanding: 1,
+    });
+    expect(r.serverViews()[0]).toMatchObject({ dispatched: 3, served: 2, outstanding: 1 });
+    // Room for two more (n = 3), not three.
+    const d = [4, 5, 6].flatMap((rid) => dispatches(r.handle(rx(CLIENT, req0(rid)), 30 + rid)));
+    expect(d).toEqual([[SERVER, 4, 2], [SERVER, 5, 3]]);
+  });
+
+  it('a leave followed by a join starts fresh (restarted server: served 0 is the new base)', () => {
+    const r = mk({ n: 2 });
+    r.handle(rx(SERVER, announce(2, 0)), 0);
+    for (const rid of [1, 2, 3]) r.handle(rx(CLIENT, req0(rid)), rid); // 1, 2 dispatched; 3 waits
+    expect(dispatches(r.handle(rx(SERVER, fbCount(CLIENT, 1, 2, 1)), 10))).toEqual([[SERVER, 3, 2]]);
+    expect(r.serverViews()[0]).toMatchObject({ dispatched: 3, served: 1, outstanding: 2 });
+    // The server crashes and stays quiet: the router forgets it and what it held.
+    expect(traces(r.handle(timer(`leave:${SERVER}`), 1010))).toEqual([{ action: 'RouterServerLeave', server: SERVER }]);
+    expect(r.serverViews()).toEqual([]);
+    expect(actions(r.handle(rx(CLIENT, req0(4)), 1020))).toEqual(['RouterEnqueue']);
+    // It announces after its rejoin delay: served 0 is the base, nothing outstanding before rid 4.
+    const j = r.handle(rx(SERVER, announce(2, 0)), 1500);
+    expect(traces(j)[0]).toEqual({ action: 'RouterServerJoin', server: SERVER, n: 2 });
+    expect(dispatches(j)).toEqual([[SERVER, 4, 1]]);
+    expect(r.serverViews()[0]).toMatchObject({ dispatched: 1, served: 0, outstanding: 1 });
+    // A FEEDBACK sent before the crash (rid 2, served 2) arrives late: as in the spec
+    // (Out(s) = max(0, dispatched − done)) it counts against the new dispatch.
+    expect(traces(r.handle(rx(SERVER, fbCount(CLIENT, 2, 2, 2)), 1510))[0]).toMatchObject({ served: 2, outstanding: 0 });
+    expect(dispatches(r.handle(rx(CLIENT, req0(5)), 1520))).toEqual([[SERVER, 5, 1]]);
+    // The restarted server's first reply (served 1) changes nothing: done = highest count − base.
+    expect(traces(r.handle(rx(SERVER, fbCount(CLIENT, 4, 2, 1)), 1530))[0]).toMatchObject({ served: 1, outstanding: 0 });
   });
 
   it('a silent server leaves; FEEDBACK re-arms the silence timer; it may rejoin', () => {

@@ -16,9 +16,10 @@
  * completed: slot-form FEEDBACKs (reference servers) each free the slot of the (client, rid) they
  * name, once, and only if it is in that server's table of outstanding requests; count-form
  * FEEDBACKs carry the server's served count, and done is the highest seen minus the count at join
- * (idempotent: a lost, duplicated or late FEEDBACK does no harm). A count lower than the highest
- * seen means the server restarted and lost what it held: its accounting starts afresh (this reset
- * is an addition to the spec's router). A REQ0 duplicate of a triplet the router accepted recently
+ * (idempotent: a lost, duplicated or late FEEDBACK does no harm: a count lower than the highest
+ * seen changes nothing, as in the spec). There is no restart rule: a restarted server stays quiet
+ * longer than `leaveAfterUs` (its `rejoinDelayUs`), so the router forgets it (RouterServerLeave)
+ * and it rejoins afresh (RouterServerJoin, its served count 0 the new base). A REQ0 duplicate of a triplet the router accepted recently
  * is ignored (no event), so duplication in the network does not inflate the accounting.
  */
 import { match, P } from 'ts-pattern';
@@ -59,11 +60,11 @@ type Out = CoreOutput<never>;
 interface ServerState {
   readonly addr: Addr;
   n: number;
-  /** Requests dispatched to it since it joined (or since its accounting was last reset). */
+  /** Requests dispatched to it since it joined. */
   dispatched: number;
   /** Slot-form FEEDBACKs that freed a slot (each names a request in `slots`). */
   freed: number;
-  /** The served count it reported when it joined (or restarted). */
+  /** The served count of the FEEDBACK by which it joined. */
   base: number;
   /** The highest served count it has reported since. */
   max: number;
@@ -221,16 +222,8 @@ export class R2p2Router implements Core<never, never> {
     }
     if (m.count) {
       if (m.count.n > 0) s.n = m.count.n;
-      if (m.count.served < s.max) {
-        // A lower served count: the server restarted and lost what it held. Start its accounting afresh.
-        s.base = m.count.served;
-        s.max = m.count.served;
-        s.dispatched = 0;
-        s.freed = 0;
-        s.slots.clear();
-      } else {
-        s.max = Math.max(s.max, m.count.served);
-      }
+      // A lower count is a stale (reordered) FEEDBACK: it changes nothing (served := max, as the spec).
+      s.max = Math.max(s.max, m.count.served);
     }
     s.slots.delete(key);
     result.push(trace({

@@ -6,7 +6,7 @@ import {
   ZERO_ADDR, ackPacket, dropPacket, feedbackPacket, reassemble, sackPacket, split, type FeedbackMsg, type SackMsg,
 } from './codec.ts';
 import { BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, replyBody, requestBody } from './common.ts';
-import { R2p2Server, type ServerConfig } from './server.ts';
+import { R2p2Server, parseServerConfig, type ServerConfig } from './server.ts';
 import {
   CLIENT, CLIENT2, ROUTER, SERVER, actions, hex, msg, recv, sends, start, timer, timers, traces,
 } from './test-helpers.ts';
@@ -31,6 +31,43 @@ describe('r2p2-server', () => {
     const hb = s.handle(timer('heartbeat'), 500);
     expect(actions(hb)).toEqual(['ServerAnnounce']);
     expect(timers(hb)).toEqual([{ name: 'heartbeat', at: 1000 }]);
+  });
+
+  it('rejoin delay: quiet after start (no FEEDBACK, requests ignored without events), then announces', () => {
+    const s = mk([], { rejoinDelayUs: 1500 });
+    const st = s.handle(start, 100);
+    expect(st).toEqual([{ kind: 'setTimer', name: 'rejoin', at: 1600 }]);
+    expect(s.isQuiet()).toBe(true);
+    // Requests in the quiet period: single-packet and multi-packet REQ0 alike, no trace, no ACK, no timer.
+    const one = split('REQUEST', 'LB_ROUTE', 1, req(1, 16))[0]!;
+    const multi = split('REQUEST', 'LB_ROUTE', 2, req(2, 4000));
+    expect(s.handle(rx(CLIENT, one), 200)).toEqual([]);
+    for (const p of multi) expect(s.handle(rx(CLIENT, p), 300)).toEqual([]);
+    // Stray timers in the quiet period do nothing either (no heartbeat before the announce).
+    expect(s.handle(timer('heartbeat'), 500)).toEqual([]);
+    expect(s.handle(timer('service'), 500)).toEqual([]);
+    // The delay is over: announce (served 0), heartbeat armed, then normal service.
+    const ann = s.handle(timer('rejoin'), 1600);
+    expect(s.isQuiet()).toBe(false);
+    expect(traces(ann)).toEqual([{ action: 'ServerAnnounce', router: ROUTER, n: 3, served: 0 }]);
+    expect(msg(sends(ann)[0]!.data)).toMatchObject({ type: 'FEEDBACK', client: ZERO_ADDR, fbRid: 0, count: { n: 3, served: 0 } });
+    expect(timers(ann)).toEqual([{ name: 'heartbeat', at: 2100 }]);
+    expect(s.handle(timer('rejoin'), 1700)).toEqual([]); // a late duplicate of the timer
+    // A request ignored in the quiet period was not remembered: its retransmission is served.
+    expect(actions(s.handle(rx(CLIENT, one), 1700))).toEqual(['ServerReceiveRequest']);
+    expect(traces(s.handle(timer('service'), 1710))[0]).toMatchObject({ action: 'ServerReply', rid: 1, served: 1 });
+    expect(actions(s.handle(rx(CLIENT, multi[0]!), 1720))).toEqual(['ServerAck']);
+  });
+
+  it('rejoinDelayUs is optional (default 0: announce at start) and validated', () => {
+    const base = { router: ROUTER, n: 2, heartbeatUs: 100, rtoUs: 10, gcRtos: 3 };
+    expect(parseServerConfig(base).rejoinDelayUs).toBeUndefined();
+    expect(parseServerConfig({ ...base, rejoinDelayUs: 0 }).rejoinDelayUs).toBe(0);
+    expect(parseServerConfig({ ...base, rejoinDelayUs: 2500 }).rejoinDelayUs).toBe(2500);
+    for (const bad of [-1, '10', Number.NaN, null]) {
+      expect(() => parseServerConfig({ ...base, rejoinDelayUs: bad }), String(bad)).toThrow(/rejoinDelayUs/);
+    }
+    expect(actions(mk([], { rejoinDelayUs: 0 }).handle(start, 0))).toEqual(['ServerAnnounce']);
   });
 
   it('single-packet request: ServerReceiveRequest, service time, ServerReply + reply + FEEDBACK', () => {

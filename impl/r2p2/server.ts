@@ -6,6 +6,13 @@
  * `served` counts the replies sent since the server started (as the spec's `sserved`): a request
  * garbage-collected after a failed multi-packet transfer is not counted, so the router keeps
  * counting it as outstanding at this server (as specs/r2p2/R2P2.tla's ServerGc says).
+ *
+ * Rejoin: on `start` the server stays quiet for `rejoinDelayUs` (no FEEDBACK, no announce, incoming
+ * requests ignored without a trace event: they time out at the client), then announces and runs
+ * normally. It cannot tell a first boot from a restart, so it always waits. With the delay longer
+ * than the router's `leaveAfterUs`, a restarted server has been forgotten by the router
+ * (RouterServerLeave) before it announces again, so it rejoins (RouterServerJoin) with its served
+ * count 0 as the base: the router never has to guess a restart from a lower served count.
  */
 import { match, P } from 'ts-pattern';
 import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
@@ -31,16 +38,20 @@ export interface ServerConfig {
   readonly rtoUs: number;
   /** RTOs without progress after which a partial request is dropped (the first gcRtos−1 send SACK). */
   readonly gcRtos: number;
+  /** Quiet period after `start` before the first announce, µs (optional, default 0: announce at once). */
+  readonly rejoinDelayUs?: number;
 }
 
 export function parseServerConfig(config: unknown): ServerConfig {
-  const c = configObject(SERVER_ROLE, config, ['router', 'n', 'heartbeatUs', 'rtoUs', 'gcRtos']);
+  const c = configObject(SERVER_ROLE, config, ['router', 'n', 'heartbeatUs', 'rtoUs', 'gcRtos', 'rejoinDelayUs']);
+  const rejoinDelayUs = numField(SERVER_ROLE, c, 'rejoinDelayUs', { min: 0, optional: true });
   return {
     router: addrField(SERVER_ROLE, c, 'router'),
     n: numField(SERVER_ROLE, c, 'n', { min: 1, max: 0xffff, integer: true }),
     heartbeatUs: numField(SERVER_ROLE, c, 'heartbeatUs', { min: 1 }),
     rtoUs: numField(SERVER_ROLE, c, 'rtoUs', { min: 1 }),
     gcRtos: numField(SERVER_ROLE, c, 'gcRtos', { min: 1, integer: true }),
+    ...(rejoinDelayUs === undefined ? {} : { rejoinDelayUs }),
   };
 }
 
@@ -66,6 +77,7 @@ export const RECENT_CAP = 4096;
 
 const HEARTBEAT = 'heartbeat';
 const SERVICE = 'service';
+const REJOIN = 'rejoin';
 const rtoTimer = (key: string): string => `rto:${key}`;
 
 export class R2p2Server implements Core<never, never> {
@@ -74,6 +86,8 @@ export class R2p2Server implements Core<never, never> {
   private readonly recent = new BoundedSet<string>(RECENT_CAP);
   private readonly queue: Job[] = [];
   private busy: Job | undefined;
+  /** In the quiet period after `start`: silent, requests ignored. */
+  private quiet = false;
   private readonly repliesTwice: boolean;
   private readonly reorderBug: boolean;
 
@@ -89,7 +103,7 @@ export class R2p2Server implements Core<never, never> {
 
   handle(input: CoreInput<never>, now: Micros): Out[] {
     return match(input)
-      .with({ kind: 'start' }, () => this.announce(now))
+      .with({ kind: 'start' }, () => this.start(now))
       .with({ kind: 'command' }, () => [])
       .with({ kind: 'timer' }, ({ name }) => this.timer(name, now))
       .with({ kind: 'receive' }, ({ packet }) => this.receive(packet.src, packet.data, now))
@@ -99,6 +113,18 @@ export class R2p2Server implements Core<never, never> {
   /** The number of replies sent so far. */
   servedCount(): number {
     return this.served;
+  }
+
+  /** Whether the server is in its quiet period after `start`. */
+  isQuiet(): boolean {
+    return this.quiet;
+  }
+
+  private start(now: Micros): Out[] {
+    const delay = this.config.rejoinDelayUs ?? 0;
+    if (delay <= 0) return this.announce(now);
+    this.quiet = true;
+    return [{ kind: 'setTimer', name: REJOIN, at: now + delay }];
   }
 
   private announce(now: Micros): Out[] {
@@ -111,6 +137,12 @@ export class R2p2Server implements Core<never, never> {
   }
 
   private timer(name: string, now: Micros): Out[] {
+    if (name === REJOIN) {
+      if (!this.quiet) return [];
+      this.quiet = false;
+      return this.announce(now);
+    }
+    if (this.quiet) return [];
     if (name === HEARTBEAT) return this.announce(now);
     if (name === SERVICE) return this.finishService(now);
     if (name.startsWith('rto:')) return this.rto(name.slice(4), now);
@@ -118,6 +150,7 @@ export class R2p2Server implements Core<never, never> {
   }
 
   private receive(src: Addr, data: Uint8Array, now: Micros): Out[] {
+    if (this.quiet) return []; // quiet period: the client times out
     if (!parseAddr(src)) return []; // cannot name the client in FEEDBACK
     const d = decode(data);
     if (!d.ok) return [];

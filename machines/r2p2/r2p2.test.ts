@@ -84,7 +84,7 @@ const validRun = (): TraceEvent[] => [
   ev('server1', 'ServerReceiveRequest', { client: C, rid: 2, npkts: 3, digest: 'q2' }),
   ev('server1', 'ServerReply', { client: C, rid: 2, npkts: 1, digest: 'r2', served: 2, n: 2 }),
   ev('client1', 'ClientReceiveReply', { rid: 2, replyRid: 2, server: S1, digest: 'r2' }),
-  ev('router', 'RouterFeedback', { server: S1, client: C, rid: 2, form: 'slot', n: 2, served: 2, outstanding: 0 }),
+  ev('router', 'RouterFeedback', { server: S1, client: C, rid: 2, form: 'count', n: 2, served: 2, outstanding: 0 }),
 
   // Three requests at once: two queued, the third meets a full queue and is dropped.
   ev('client1', 'ClientSend', { rid: 3, policy: 'LB_ROUTE', npkts: 1, size: 10, digest: 'q3' }),
@@ -112,10 +112,13 @@ const validRun = (): TraceEvent[] => [
   ev('server1', 'ServerGc', { client: C, rid: 6 }),
   ev('client1', 'ClientTimeout', { rid: 6 }),
 
-  // server1 restarts (fresh announce, served 0); server2 goes silent and leaves.
-  ev('server1', 'ServerAnnounce', { router: R, n: 2, served: 0 }),
+  // server1 restarts and stays quiet past the router's leaveAfterUs: the router forgets it (and
+  // server2, silent too); then it announces (served 0) and rejoins afresh.
+  ev('router', 'RouterServerLeave', { server: S1 }),
   ev('router', 'RouterServerLeave', { server: S2 }),
-  ev('router', 'RouterFeedback', { server: S1, client: C, rid: 3, form: 'count', n: 2, served: 0, outstanding: 0 }),
+  ev('server1', 'ServerAnnounce', { router: R, n: 2, served: 0 }),
+  ev('router', 'RouterServerJoin', { server: S1, n: 2 }),
+  ev('router', 'RouterFeedback', { server: S1, client: '0.0.0.0:0', rid: 0, form: 'count', n: 2, served: 0, outstanding: 0 }),
 ];
 
 describe('R2P2 monitor: valid traces', () => {
@@ -255,6 +258,65 @@ describe('R2P2 monitor: invalid traces', () => {
       ev('router', 'RouterDispatch', { client: C, rid: 1, server: S1, outstanding: 1 }),
       ev('router', 'RouterDispatch', { client: C, rid: 2, server: S1, outstanding: 2 }),
     ], /RouterDispatch/);
+  });
+
+  it('router: exact Out(s) — a served count from before a leave counts against a later dispatch', () => {
+    // server1 serves rid 1 and 2 (count form) in a first membership, leaves, rejoins; FEEDBACK of
+    // rid 2 (served 2) arrives late, after rid 3 was dispatched in the new membership.
+    const q = (rid: number, queued = 1) => ev('router', 'RouterEnqueue', { client: C, rid, queued });
+    const d = (rid: number, outstanding: number) => ev('router', 'RouterDispatch', { client: C, rid, server: S1, outstanding });
+    const fb = (rid: number, served: number, outstanding: number) =>
+      ev('router', 'RouterFeedback', { server: S1, client: C, rid, form: 'count', n: 2, served, outstanding });
+    const pre = [
+      ev('router', 'RouterServerJoin', { server: S1, n: 2 }),
+      q(1), d(1, 1), q(2), d(2, 2), fb(1, 1, 1),
+      ev('router', 'RouterServerLeave', { server: S1 }),
+      ev('router', 'RouterServerJoin', { server: S1, n: 2 }),
+      q(3), d(3, 1),
+      fb(2, 2, 0), // Out = max(0, 1 − (2 − 0)) = 0
+    ];
+    // The next dispatch reports Out + 1 = 1, not the old machine's previous + 1 = 2.
+    expect(run([...pre, q(4), d(4, 1), q(5, 1), d(5, 2)], { ...CONFIG, router: { policy: 'jbsq', n: 2, queueCap: 4 } }).violations).toEqual([]);
+    expectRejectsLast([...pre, q(4), d(4, 2)], /RouterDispatch/);
+    // Before that FEEDBACK the count is exact too: rid 4 would be the second outstanding request.
+    expectRejectsLast([...pre.slice(0, -1), q(4), d(4, 1)], /RouterDispatch/);
+    // Counts must match exactly at FEEDBACK: no join base makes Out 2 with one dispatch. (Out 1
+    // would fit: the rejoin might have been by a late FEEDBACK with served 2, base 2.)
+    expectRejectsLast([...pre.slice(0, -1), fb(2, 2, 2)], /RouterFeedback/);
+    expect(run([...pre.slice(0, -1), fb(2, 2, 1)]).violations).toEqual([]);
+    // A stale, lower served count changes nothing (no reset).
+    expect(run([...pre, fb(1, 1, 0)]).violations).toEqual([]);
+    expectRejectsLast([...pre.slice(0, 5), fb(1, 1, 1), fb(0, 0, 0)], /RouterFeedback/);
+  });
+
+  it('router: an unknown join base is narrowed by the events (router restarted, servers did not)', () => {
+    const q = (rid: number, queued = 1) => ev('router', 'RouterEnqueue', { client: C, rid, queued });
+    const d = (rid: number, outstanding: number) => ev('router', 'RouterDispatch', { client: C, rid, server: S1, outstanding });
+    const fb = (rid: number, served: number, outstanding: number) =>
+      ev('router', 'RouterFeedback', { server: S1, client: C, rid, form: 'count', n: 2, served, outstanding });
+    // Joined with base 10: the first served count 11 leaves 0 outstanding (a base of 0 would leave 0
+    // too — both fit); the base is then pinned by a count that only one base explains.
+    const pre = [ev('router', 'RouterServerJoin', { server: S1, n: 2 }), q(1), d(1, 1), q(2), d(2, 2)];
+    expect(run([...pre, fb(1, 11, 1)]).violations).toEqual([]); // base 10
+    expect(run([...pre, fb(1, 1, 1)]).violations).toEqual([]); // base 0
+    expectRejectsLast([...pre, fb(1, 11, 1), fb(2, 13, 1)], /RouterFeedback/); // 13 − 10 = 3 served: Out 0
+    expect(run([...pre, fb(1, 11, 1), fb(2, 12, 0)]).violations).toEqual([]);
+  });
+
+  it('router: slot-form FEEDBACK frees a slot once, only for a request holding one', () => {
+    const slot = (rid: number, outstanding: number) =>
+      ev('router', 'RouterFeedback', { server: S1, client: C, rid, form: 'slot', n: 2, served: 0, outstanding });
+    const pre = [...startup(),
+      ev('router', 'RouterEnqueue', { client: C, rid: 1, queued: 1 }),
+      ev('router', 'RouterDispatch', { client: C, rid: 1, server: S1, outstanding: 1 }),
+      ev('router', 'RouterEnqueue', { client: C, rid: 2, queued: 1 }),
+      ev('router', 'RouterDispatch', { client: C, rid: 2, server: S2, outstanding: 1 }),
+      ev('router', 'RouterEnqueue', { client: C, rid: 3, queued: 1 }),
+      ev('router', 'RouterDispatch', { client: C, rid: 3, server: S1, outstanding: 2 }),
+    ];
+    expect(run([...pre, slot(1, 1), slot(1, 1), slot(3, 0)]).violations).toEqual([]);
+    expectRejectsLast([...pre, slot(1, 1), slot(1, 0)], /RouterFeedback/); // a duplicate frees nothing
+    expectRejectsLast([...pre, slot(2, 1)], /RouterFeedback/); // rid 2 is at server2
   });
 
   it('router: drop with a queue that is not full', () => {

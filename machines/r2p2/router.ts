@@ -11,14 +11,29 @@
  * the server's own n when it announced a smaller one. Under `jsq` the server must have the fewest
  * outstanding requests; other policies (random, round robin, …) only need an eligible server.
  *
- * FEEDBACK comes in two forms: `slot` (the reference's: one slot free, outstanding − 1, or no
- * change when it names a request the router no longer counts, e.g. a duplicate) and `count` (the
- * server's n and served count: the router derives outstanding = dispatched − served, which a lost
- * or duplicated FEEDBACK does not disturb). Either way a FEEDBACK never raises the count.
+ * Accounting per server, exactly `Out(s)` of specs/r2p2/R2P2.tla: the machine tracks what the spec's
+ * router tracks since the server joined — dispatches (`rdisp`), the requests holding a slot
+ * (`rslots`), slot-form frees (`rfreed`), the highest count-form served count (`rmax`) — and
+ * Out(s) = max(0, dispatched − max(freed, max − base)). FEEDBACK comes in two forms: `slot` (the
+ * reference's: frees the slot of the request it names, once, if that request holds one) and `count`
+ * (the server's n and served count; max := max(max, served), so a lost, duplicated or stale FEEDBACK
+ * does no harm and a lower count never resets anything). A FEEDBACK never raises the count.
+ *
+ * The one thing the events do not carry is `base`, the served count of the FEEDBACK by which the
+ * server joined (RouterServerJoin has only n; the spec picks that FEEDBACK existentially too). The
+ * machine keeps the interval of bases consistent with every event since the join and narrows it at
+ * each RouterDispatch / RouterFeedback: an event is accepted iff some base gives exactly the
+ * `outstanding` it reports (Out is monotone in the base, so the consistent bases form an interval).
+ * Usually the base is 0 (first boot, or a restarted server that rejoins after being forgotten) or is
+ * pinned by the first count-form FEEDBACK; it only stays open while it makes no difference.
+ *
+ * RouterDispatch reports `outstanding` = Out(s) + 1 with Out(s) before the dispatch (as the spec):
+ * after a leave and rejoin, a late FEEDBACK of a request dispatched before the leave counts against
+ * a later dispatch, so the count can stay below dispatched − replies.
  */
 import { assign, setup } from 'xstate';
 import type { Addr } from '../../impl/core.ts';
-import { isCount, isPositive, isU16, type R2p2Event } from './events.ts';
+import { isCount, isPositive, isU16, requestKey, type R2p2Event, type RequestKey } from './events.ts';
 
 export type RouterEvent = R2p2Event<
   'RouterServerJoin' | 'RouterServerLeave' | 'RouterEnqueue' | 'RouterDrop' | 'RouterDispatch' | 'RouterFeedback'
@@ -42,10 +57,60 @@ export interface RouterInput extends RouterConfig {
 export interface ServerView {
   /** The server's bound as it last reported it. */
   readonly n: number;
-  /** Requests the router counts at the server. */
-  readonly outstanding: number;
-  /** Dispatches to the server since it joined. */
+  /** Dispatches to the server since it joined (the spec's rdisp). */
   readonly dispatched: number;
+  /** Slot-form FEEDBACKs that freed a slot since it joined (rfreed). */
+  readonly freed: number;
+  /** Requests dispatched to it and not yet named by a FEEDBACK (rslots). */
+  readonly slots: ReadonlySet<RequestKey>;
+  /** The highest served count of a count-form FEEDBACK since it joined (undefined: none yet). */
+  readonly maxServed: number | undefined;
+  /** The bases (served count at join, rbase) consistent with the events so far: [baseLo, baseHi]. */
+  readonly baseLo: number;
+  readonly baseHi: number;
+}
+
+/** Out(s) of the spec if the server joined with served count `base`. */
+function outAt(s: ServerView, base: number): number {
+  const counted = s.maxServed === undefined ? 0 : Math.max(0, s.maxServed - base);
+  return Math.max(0, s.dispatched - Math.max(s.freed, counted));
+}
+
+/** Out is constant for bases >= maxServed: the highest base worth evaluating. */
+function topBase(s: ServerView): number {
+  return s.maxServed === undefined ? s.baseLo : Math.min(s.baseHi, Math.max(s.baseLo, s.maxServed));
+}
+
+/** The range of Out(s) over the consistent bases (Out is nondecreasing in the base). */
+export function outstandingRange(s: ServerView): readonly [number, number] {
+  return [outAt(s, s.baseLo), outAt(s, topBase(s))];
+}
+
+/** The least consistent base at which Out(s) >= v, if any. */
+function firstBaseAtLeast(s: ServerView, v: number): number | undefined {
+  let lo = s.baseLo;
+  let hi = topBase(s);
+  if (outAt(s, hi) < v) return undefined;
+  while (lo < hi) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    if (outAt(s, mid) >= v) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/** `s` with its bases narrowed to those where Out(s) = v; undefined if there are none. */
+function pinOut(s: ServerView, v: number): ServerView | undefined {
+  const from = firstBaseAtLeast(s, v);
+  if (from === undefined || outAt(s, from) !== v) return undefined;
+  const above = firstBaseAtLeast(s, v + 1);
+  return { ...s, baseLo: from, baseHi: above === undefined ? s.baseHi : above - 1 };
+}
+
+/** `s` with its bases narrowed to those where Out(s) >= v; undefined if there are none. */
+function atLeastOut(s: ServerView, v: number): ServerView | undefined {
+  const from = firstBaseAtLeast(s, v);
+  return from === undefined ? undefined : { ...s, baseLo: from };
 }
 
 export interface QueuedRequest {
@@ -60,24 +125,65 @@ export interface RouterContext extends RouterConfig {
 }
 
 /** The bound a JBSQ router must respect at `s`. */
-export function jbsqBound(context: RouterConfig, s: ServerView): number {
+export function jbsqBound(context: RouterConfig, s: Pick<ServerView, 'n'>): number {
   return Math.min(context.n, s.n);
 }
 
-function fewestOutstanding(context: RouterContext): number {
-  return Math.min(...Object.values(context.servers).map((s) => s.outstanding));
+type Servers = Readonly<Record<Addr, ServerView>>;
+type DispatchEvent = Extract<RouterEvent, { type: 'RouterDispatch' }>;
+type FeedbackEvent = Extract<RouterEvent, { type: 'RouterFeedback' }>;
+
+/**
+ * The servers after `event` (a dispatch of the queue's head), or undefined if the dispatch is not
+ * allowed: Out(server) before it must be `outstanding − 1` for some consistent base, and the
+ * policy must allow the server at that count —
+ *  - jbsq: Out(server) < its bound and no server with room has fewer (each other server t has
+ *    Out(t) >= min(bound(t), Out(server)));
+ *  - jsq: no server has fewer;
+ *  - others: any eligible server.
+ * Every server's consistent bases are narrowed to those that make the choice valid.
+ */
+function afterDispatch(context: RouterContext, event: DispatchEvent): Servers | undefined {
+  const head = context.queue[0];
+  const s = context.servers[event.server];
+  if (head === undefined || head.client !== event.client || head.rid !== event.rid || s === undefined) return undefined;
+  if (!isPositive(event.outstanding)) return undefined;
+  const before = event.outstanding - 1;
+  const pinned = pinOut(s, before);
+  if (pinned === undefined) return undefined;
+  const servers: Record<Addr, ServerView> = { ...context.servers };
+  if (context.policy === 'jbsq' || context.policy === 'jsq') {
+    if (context.policy === 'jbsq' && before >= jbsqBound(context, s)) return undefined;
+    for (const [addr, t] of Object.entries(context.servers)) {
+      if (addr === event.server) continue;
+      const floor = context.policy === 'jbsq' ? Math.min(jbsqBound(context, t), before) : before;
+      const narrowed = atLeastOut(t, floor);
+      if (narrowed === undefined) return undefined;
+      servers[addr] = narrowed;
+    }
+  }
+  const slots = new Set(pinned.slots);
+  slots.add(requestKey(event.client, event.rid));
+  servers[event.server] = { ...pinned, dispatched: pinned.dispatched + 1, slots };
+  return servers;
 }
 
-/** Whether the policy allows dispatching to `s` (which must be eligible). */
-function policyAllows(context: RouterContext, s: ServerView): boolean {
-  switch (context.policy) {
-    case 'jbsq':
-      return s.outstanding < jbsqBound(context, s) && s.outstanding === fewestOutstanding(context);
-    case 'jsq':
-      return s.outstanding === fewestOutstanding(context);
-    default:
-      return true;
+/** The server's view after `event`, or undefined if the FEEDBACK does not fit (see the module comment). */
+function afterFeedback(context: RouterContext, event: FeedbackEvent): ServerView | undefined {
+  const s = context.servers[event.server];
+  if (s === undefined || !isCount(event.outstanding)) return undefined;
+  const key = requestKey(event.client, event.rid);
+  const slots = new Set(s.slots);
+  slots.delete(key);
+  let next: ServerView;
+  if (event.form === 'slot') {
+    next = { ...s, freed: s.slots.has(key) ? s.freed + 1 : s.freed, slots };
+  } else if (event.form === 'count' && isPositive(event.n) && isCount(event.served)) {
+    next = { ...s, n: event.n, maxServed: Math.max(s.maxServed ?? event.served, event.served), slots };
+  } else {
+    return undefined;
   }
+  return pinOut(next, event.outstanding);
 }
 
 export const routerMachine = setup({
@@ -92,10 +198,17 @@ export const routerMachine = setup({
     routing: {
       on: {
         RouterServerJoin: {
-          // A FEEDBACK or announce from a server the router does not know makes it eligible.
+          // A FEEDBACK or announce from a server the router does not know makes it eligible, with
+          // nothing dispatched; its base (the FEEDBACK's served count) is not in the event.
           guard: ({ context, event }) => context.servers[event.server] === undefined && isPositive(event.n),
           actions: assign(({ context, event }) => ({
-            servers: { ...context.servers, [event.server]: { n: event.n, outstanding: 0, dispatched: 0 } },
+            servers: {
+              ...context.servers,
+              [event.server]: {
+                n: event.n, dispatched: 0, freed: 0, slots: new Set<RequestKey>(), maxServed: undefined,
+                baseLo: 0, baseHi: Number.POSITIVE_INFINITY,
+              },
+            },
           })),
         },
         RouterServerLeave: {
@@ -121,40 +234,19 @@ export const routerMachine = setup({
           actions: assign(({ context }) => ({ queue: context.queue })),
         },
         RouterDispatch: {
-          // The head REQ0 goes to an eligible server the policy allows; `outstanding` counts it.
-          guard: ({ context, event }) => {
-            const head = context.queue[0];
-            const s = context.servers[event.server];
-            return head !== undefined && head.client === event.client && head.rid === event.rid &&
-              s !== undefined && event.outstanding === s.outstanding + 1 && policyAllows(context, s);
-          },
-          actions: assign(({ context, event }) => {
-            const s = context.servers[event.server]!;
-            return {
-              queue: context.queue.slice(1),
-              servers: {
-                ...context.servers,
-                [event.server]: { ...s, outstanding: event.outstanding, dispatched: s.dispatched + 1 },
-              },
-            };
-          }),
+          // The head REQ0 goes to an eligible server the policy allows; `outstanding` = Out(s) + 1.
+          guard: ({ context, event }) => afterDispatch(context, event) !== undefined,
+          actions: assign(({ context, event }) => ({
+            queue: context.queue.slice(1),
+            servers: afterDispatch(context, event)!,
+          })),
         },
         RouterFeedback: {
-          // FEEDBACK from an eligible server frees slots (see the module comment for the two forms).
-          guard: ({ context, event }) => {
-            const s = context.servers[event.server];
-            if (s === undefined || !isCount(event.outstanding)) return false;
-            if (event.form === 'slot') {
-              return event.outstanding === s.outstanding || event.outstanding === Math.max(0, s.outstanding - 1);
-            }
-            return event.form === 'count' && isPositive(event.n) && isCount(event.served) &&
-              event.outstanding <= s.outstanding;
-          },
-          actions: assign(({ context, event }) => {
-            const s = context.servers[event.server]!;
-            const n = event.form === 'count' ? event.n : s.n;
-            return { servers: { ...context.servers, [event.server]: { ...s, n, outstanding: event.outstanding } } };
-          }),
+          // FEEDBACK from an eligible server; `outstanding` must be Out(s) afterwards.
+          guard: ({ context, event }) => afterFeedback(context, event) !== undefined,
+          actions: assign(({ context, event }) => ({
+            servers: { ...context.servers, [event.server]: afterFeedback(context, event)! },
+          })),
         },
       },
     },
