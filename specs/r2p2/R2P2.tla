@@ -422,6 +422,20 @@ RouterFeedback(server, client, rid, form, n, served, outstanding) ==
     /\ UNCHANGED <<clientVars, serverVars, rqueue, rservers, rbase, ghostVars>>
     /\ outstanding = OutAfter(server)   \* (last: TLC needs the primed variables first)
 
+(* The router (a switch program) restarts: its soft state is gone, and it  *)
+(* rebuilds the eligible set from the servers' next FEEDBACKs.  REQ0s in   *)
+(* its queue are lost: their clients time out.                             *)
+RouterRestart ==
+    /\ rqueue' = <<>>
+    /\ rservers' = {}
+    /\ rn' = [s \in Servers |-> 0]
+    /\ rdisp' = [s \in Servers |-> 0]
+    /\ rbase' = [s \in Servers |-> 0]
+    /\ rmax' = [s \in Servers |-> 0]
+    /\ rfreed' = [s \in Servers |-> 0]
+    /\ rslots' = [s \in Servers |-> {}]
+    /\ UNCHANGED <<clientVars, serverVars, net, ghostVars>>
+
 (* A FEEDBACK (typically an announce) from a server the router does not     *)
 (* know: the server becomes eligible with the n it carries and nothing     *)
 (* outstanding; its served count becomes the base for later ones.          *)
@@ -496,6 +510,7 @@ RouterNext ==
                 RouterFeedback(m.server, m.client, m.rid, m.form, m.n, m.served, o)
           \/ RouterServerJoin(m.server, m.n)
     \/ ModelLeave /\ \E s \in Servers : RouterServerLeave(s)
+    \/ ModelRestarts /\ RouterRestart
 
 Next == ClientNext \/ ServerNext \/ RouterNext
 

@@ -70,7 +70,7 @@ describe('r2p2 protocol definition', () => {
       const configs = r2p2.configure(s, addrs);
       const t = r2p2Timing(s);
       expect(configs['client1']).toEqual({ router: addrs['router'], timeoutUs: t.timeoutUs, rtoUs: t.rtoUs });
-      expect(configs['server2']).toEqual({ router: addrs['router'], n: 2, heartbeatUs: t.heartbeatUs, rtoUs: t.rtoUs, gcRtos: t.gcRtos });
+      expect(configs['server2']).toEqual({ router: addrs['router'], n: 2, heartbeatUs: t.heartbeatUs, rtoUs: t.rtoUs, gcRtos: t.gcRtos, rejoinDelayUs: t.leaveAfterUs + t.heartbeatUs });
       expect(configs['router']).toEqual({ policy: 'jbsq', n: 2, queueCap: 4, leaveAfterUs: t.leaveAfterUs });
       for (const n of r2p2.plan(s)) {
         const core = r2p2.roles[n.role]!(configs[n.id]!, { node: n.id, addr: addrs[n.id]!, rng: new Rng(1), bugs: new Set() });

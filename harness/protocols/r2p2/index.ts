@@ -96,7 +96,12 @@ export function r2p2Configure(scenario: R2p2Scenario, addrs: Readonly<Record<Nod
   const out: Record<NodeId, Json> = {};
   for (const id of clientIds(scenario.topology)) out[id] = { router, timeoutUs: t.timeoutUs, rtoUs: t.rtoUs };
   for (const id of serverIds(scenario.topology)) {
-    out[id] = { router, n, heartbeatUs: t.heartbeatUs, rtoUs: t.rtoUs, gcRtos: t.gcRtos };
+    // A (re)started server keeps quiet a little longer than the router's silence timeout, so a
+    // restarted one has been forgotten (RouterServerLeave) before it joins again from served 0.
+    out[id] = {
+      router, n, heartbeatUs: t.heartbeatUs, rtoUs: t.rtoUs, gcRtos: t.gcRtos,
+      rejoinDelayUs: t.leaveAfterUs + t.heartbeatUs,
+    };
   }
   out[ROUTER_NODE] = { policy, n, queueCap, leaveAfterUs: t.leaveAfterUs };
   return out;

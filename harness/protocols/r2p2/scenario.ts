@@ -87,15 +87,16 @@ export function maxLinkLatency(s: Pick<R2p2Scenario, 'network' | 'faults'>): num
  * - timeout = max(0.4 × duration, 8 × rto + 4 × the longest service time). The workload issues its
  *   calls in the first half of the run, so a correct run completes (or times out) every call
  *   before the end and `no-silent-loss` has something to check.
- * - heartbeat = max(duration / 25, 2 × rto); leaveAfter = 4 × heartbeat + 2 × max link latency.
+ * - heartbeat = max(duration / 50, 2 × rto); leaveAfter = 3 × heartbeat + 2 × max link latency.
+ * - servers keep quiet for leaveAfter + heartbeat after a (re)start (see `r2p2Configure`).
  */
 export function r2p2Timing(s: Pick<R2p2Scenario, 'network' | 'faults' | 'duration' | 'workload'>): R2p2Timing {
   const link = maxLinkLatency(s);
   const maxService = s.workload.reduce((m, w) => Math.max(m, w.command.serviceUs), 0);
   const rtoUs = Math.round(Math.max(4 * link + 200, s.duration / 100));
   const timeoutUs = Math.round(Math.max(0.4 * s.duration, 8 * rtoUs + 4 * maxService));
-  const heartbeatUs = Math.round(Math.max(s.duration / 25, 2 * rtoUs));
-  const leaveAfterUs = 4 * heartbeatUs + 2 * link;
+  const heartbeatUs = Math.round(Math.max(s.duration / 50, 2 * rtoUs));
+  const leaveAfterUs = 3 * heartbeatUs + 2 * link;
   return { timeoutUs, rtoUs, gcRtos: 4, heartbeatUs, leaveAfterUs };
 }
 
@@ -307,7 +308,8 @@ export function exampleScenario(seed = 1, options: ScenarioOptions = {}): R2p2Sc
   const step = real ? 60_000 : 2_000;
   const topology: R2p2Topology = { clients: 2, servers: 2, router: { policy: 'jbsq', n: 2, queueCap: 4 } };
   const workload: WorkloadStep<R2p2Command>[] = Array.from({ length: 10 }, (_, i) => ({
-    at: i * step,
+    // After the servers' start-up quiet period (about 8% of the run, see r2p2Timing).
+    at: duration / 10 + i * step,
     node: `client${(i % 2) + 1}`,
     command: {
       kind: 'call' as const,

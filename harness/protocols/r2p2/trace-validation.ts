@@ -30,7 +30,7 @@ import { fileURLToPath } from 'node:url';
 import type { Addr, NodeId } from '../../../impl/core.ts';
 import { runTlc, toTla, type TlcResult, type TlaValue } from '../../tlc/index.ts';
 import type { TraceValidationInput, TraceValidationResult } from '../../protocol.ts';
-import { protocolEvents, type FieldValue, type TraceEvent } from '../../trace/schema.ts';
+import { isHostAnnotation, isNetAnnotation, type FieldValue, type TraceEvent } from '../../trace/schema.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const R2P2_SPEC = resolve(HERE, '../../../specs/r2p2/R2P2.tla');
@@ -54,6 +54,7 @@ interface TopologyLike {
  * set of packet indices.
  */
 export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
+  RouterRestart: [],
   ClientSend: ['node', 'rid', 'policy', 'npkts', 'size', 'digest'],
   ClientReceiveAck: ['node', 'rid', 'server'],
   ClientResend: ['node', 'rid', 'server', 'set:packets'],
@@ -97,6 +98,22 @@ export interface GeneratedModule {
 const policyOf = (topology: TopologyLike): 'JBSQ' | 'RANDOM' =>
   (topology.router?.policy ?? 'jbsq') === 'jbsq' ? 'JBSQ' : 'RANDOM';
 
+/**
+ * The event as the spec sees it, or undefined when it is no spec action: `Net*` annotations (the
+ * spec's network loses, duplicates and reorders by itself) and host faults, except the router's
+ * restart, which is the spec's `RouterRestart` (a server's restart shows as its announce with
+ * served 0; a crash or a pause changes nothing the spec tracks until then).
+ */
+function specEvent(e: TraceEvent): TraceEvent | undefined {
+  if (isNetAnnotation(e)) return undefined;
+  if (isHostAnnotation(e)) {
+    return e.action === 'HostRestart' && e.node === ROUTER_ID ? { t: e.t, node: e.node, action: 'RouterRestart' } : undefined;
+  }
+  return e;
+}
+
+export class TraceValidationError extends Error {}
+
 /** The spec identity of an address: the node id, `none` for the zero address, else a marker. */
 function identity(addr: FieldValue, byAddr: ReadonlyMap<Addr, NodeId>): string {
   if (typeof addr !== 'string') return `?${String(addr)}`;
@@ -128,7 +145,7 @@ function eventRecord(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string {
 /** The TLA+ call of the spec action for the current event `E`. */
 function actionCall(action: string): string {
   const args = EVENT_PARAMS[action]!.map((p) => `TvE.${p.startsWith('set:') ? p.slice(4) : p}`);
-  return `R(tvPol, tvCap)!${action}(${args.join(', ')})`;
+  return `R(tvPol, tvCap)!${action}${args.length ? `(${args.join(', ')})` : ''}`;
 }
 
 /** Builds the module and its config for a batch. */
@@ -152,12 +169,12 @@ export function generateR2p2TraceModule(batch: readonly TraceValidationInput[], 
     for (let j = 1; j <= (topology.servers ?? 0); j++) servers.add(`server${j}`);
     const indices: number[] = [];
     input.trace.forEach((e, j) => {
-      if (protocolEvents([e]).length === 1) indices.push(j);
+      if (specEvent(e) !== undefined) indices.push(j);
     });
     eventIndices.push(indices);
     if (indices.length === 0) return;
     included.push(b);
-    traces.push(`<<${indices.map((j) => eventRecord(input.trace[j]!, byAddr)).join(',\n    ')}>>`);
+    traces.push(`<<${indices.map((j) => eventRecord(specEvent(input.trace[j]!)!, byAddr)).join(',\n    ')}>>`);
     policies.push(policyOf(topology));
     caps.push(topology.router?.queueCap ?? 0);
   });
@@ -262,7 +279,10 @@ export async function validateR2p2Traces(
       accepted.add(kv);
     }
   }
-  const tlcFailed = tlc.outcome !== 'ok';
+  if (tlc.outcome !== 'ok') {
+    // TLC itself failed: no verdict on any trace (the caller reports the run as inconclusive).
+    throw new TraceValidationError(`TLC did not complete trace validation (${tlc.outcome}): ${tlc.message ?? tlc.errors.map((e) => e.message).join('; ')}`);
+  }
   gen.included.forEach((b, pos) => {
     const k = pos + 1;
     const input = batch[b]!;
@@ -273,9 +293,7 @@ export async function validateR2p2Traces(
     }
     const matched = furthest.get(k) ?? 0;
     const next = indices[matched];
-    const why = tlcFailed
-      ? `TLC did not complete (${tlc.outcome}): ${tlc.message ?? ''}`.trim()
-      : `no behaviour of R2P2.tla matches protocol event ${matched + 1} of ${indices.length}` +
+    const why = `no behaviour of R2P2.tla matches protocol event ${matched + 1} of ${indices.length}` +
         (next !== undefined ? ` (trace index ${next}: ${describeEvent(input.trace[next])})` : '');
     results[b] = { accepted: false, matchedPrefix: matched, message: why };
   });
