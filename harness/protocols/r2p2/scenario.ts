@@ -269,11 +269,7 @@ export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2S
     for (const e of episodes) {
       if ((busyUntil.get(e.node) ?? -1) >= e.at) continue;
       if (e.kind === 'pause') {
-        // Known limitation (docs/r2p2.md): a router frozen longer than its silence timeout makes
-        // live servers leave and rejoin, and count-form FEEDBACK then credits serves of requests
-        // dispatched before the rejoin; router pauses stay shorter than that timeout.
-        const len = e.node === ROUTER_NODE ? Math.min(e.len, Math.round(duration / 100)) : e.len;
-        faults.push({ at: e.at, kind: 'pause', node: e.node, duration: len });
+        faults.push({ at: e.at, kind: 'pause', node: e.node, duration: e.len });
         busyUntil.set(e.node, e.at + e.len);
       } else if (e.kind === 'crash-restart') {
         faults.push({ at: e.at, kind: 'crash', node: e.node });
