@@ -21,3 +21,16 @@ export function intOption(value: string | undefined, name: string, fallback: num
 export function listOption(value: string | undefined): string[] {
   return value ? value.split(',').map((s) => s.trim()).filter(Boolean) : [];
 }
+
+/** Options every process the testbeds start takes (node and switch): identity, time, bugs. */
+export const PROCESS_OPTIONS = {
+  help: { type: 'boolean', short: 'h' },
+  listen: { type: 'string' },
+  config: { type: 'string' },
+  seed: { type: 'string' },
+  bugs: { type: 'string' },
+  origin: { type: 'string' },
+  'start-at': { type: 'string' },
+  until: { type: 'string' },
+  roles: { type: 'string' },
+} as const;

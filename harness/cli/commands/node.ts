@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { PROCESS_OPTIONS } from '../args.ts';
 import type { Json, RoleFactory } from '../../protocol.ts';
 import { Rng } from '../../../impl/rng.ts';
 import { parseAddr } from '../../../impl/envelope.ts';
@@ -160,21 +161,13 @@ export function parseNodeArgs(args: string[]): NodeArgs | 'help' {
       allowPositionals: true,
       strict: true,
       options: {
-        help: { type: 'boolean', short: 'h' },
+        ...PROCESS_OPTIONS,
         id: { type: 'string' },
-        listen: { type: 'string' },
         switch: { type: 'string' },
-        config: { type: 'string' },
-        seed: { type: 'string' },
-        bugs: { type: 'string' },
-        origin: { type: 'string' },
-        'start-at': { type: 'string' },
-        until: { type: 'string' },
         incarnation: { type: 'string' },
         'late-bind': { type: 'boolean' },
         'clock-offset': { type: 'string' },
         'on-core-error': { type: 'string' },
-        roles: { type: 'string' },
         router: { type: 'string' },
         'timeout-us': { type: 'string' },
         n: { type: 'string' },

@@ -8,6 +8,7 @@
  * (`testbeds/local/control.ts`), with `SwitchCommand`s as commands and `hostDown`/`hostUp` lines.
  */
 import { parseArgs } from 'node:util';
+import { PROCESS_OPTIONS } from '../args.ts';
 import type { Addr, Core, NodeId } from '../../../impl/core.ts';
 import type { Json, RoleFactory } from '../../protocol.ts';
 import type { LinkConfig } from '../../scenario/types.ts';
@@ -125,17 +126,7 @@ export async function run(args: string[]): Promise<number> {
       args,
       strict: true,
       allowPositionals: false,
-      options: {
-        help: { type: 'boolean', short: 'h' },
-        listen: { type: 'string' },
-        config: { type: 'string' },
-        seed: { type: 'string' },
-        bugs: { type: 'string' },
-        origin: { type: 'string' },
-        'start-at': { type: 'string' },
-        until: { type: 'string' },
-        roles: { type: 'string' },
-      },
+      options: PROCESS_OPTIONS,
     }).values;
   } catch (err) {
     process.stderr.write(`protocheck switch: ${(err as Error).message}\n\n${SWITCH_USAGE}\n`);
