@@ -8,8 +8,9 @@
  *   (at once or at a given time).
  * - Outputs: `send` is executed on the socket; `setTimer`/`cancelTimer` on real timers; `trace` is
  *   stamped `{ t, node }` and handed to the sink; `notify` to `onNotify`.
- * - Time: `process.hrtime.bigint()` (CLOCK_MONOTONIC, shared by every process of the host) minus
- *   the run's origin (a bigint of ns on that clock), in fractional µs. The clock is read just after
+ * - Time: `process.hrtime.bigint()` (CLOCK_MONOTONIC, shared by every process of the host), plus
+ *   `hostClockOffsetNs` when the host's clock is simulated as skewed, minus the run's origin (a
+ *   bigint of ns on that clock), in fractional µs. The clock is read just after
  *   a datagram is received (the `now` the core sees, shifted by `clockOffsetUs`) and again just
  *   before the outputs are executed (the `t` of the trace events of that step, unshifted: trace
  *   time is always true host time). A send therefore precedes its receipt in the merged trace.
@@ -47,6 +48,11 @@ export interface UdpDriverOptions<Command, Notification> {
   readonly onNotify?: (value: Notification) => void;
   /** Added to the `now` the core sees (a clock-offset fault); trace `t` stays true time. */
   readonly clockOffsetUs?: number;
+  /**
+   * Added to every reading of the monotonic clock (ns): the process's host clock is that far
+   * from `process.hrtime.bigint()` (a simulated skewed host; the origin is read on this clock).
+   */
+  readonly hostClockOffsetNs?: bigint;
   /** No input is fed after this time (µs since origin): the run's duration. */
   readonly endAtUs?: Micros;
   /** Datagrams and commands kept while the core has not started yet (default 4096). */
@@ -112,6 +118,7 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
 
   private readonly opts: UdpDriverOptions<Command, Notification>;
   private readonly offset: number;
+  private readonly hostOffsetNs: bigint;
   private readonly spinMs: number;
   private socket?: dgram.Socket;
   private origin?: bigint;
@@ -131,6 +138,7 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
     this.mode = opts.mode;
     this.listen = opts.listen ?? opts.core.addr;
     this.offset = opts.clockOffsetUs ?? 0;
+    this.hostOffsetNs = opts.hostClockOffsetNs ?? 0n;
     this.spinMs = (opts.spinUs ?? SPIN_US) / 1000;
     const l = parseAddr(this.listen);
     if (!l.ok) throw new Error(`UdpDriver: listen address: ${l.message}`);
@@ -145,10 +153,15 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
     return this.started;
   }
 
+  /** The host's monotonic clock in ns: `process.hrtime.bigint()` plus `hostClockOffsetNs`. */
+  now(): bigint {
+    return process.hrtime.bigint() + this.hostOffsetNs;
+  }
+
   /** True host time in µs since the origin (fractional). Before an origin is known: NaN. */
   clockUs(): number {
     if (this.origin === undefined) return Number.NaN;
-    return Number(process.hrtime.bigint() - this.origin) / 1000;
+    return Number(this.now() - this.origin) / 1000;
   }
 
   /** Binds the socket (retrying while the address is still held, e.g. by a just-killed process). */

@@ -33,4 +33,5 @@ export const PROCESS_OPTIONS = {
   'start-at': { type: 'string' },
   until: { type: 'string' },
   roles: { type: 'string' },
+  'clock-offset-ns': { type: 'string' },
 } as const;

@@ -39,6 +39,8 @@ options:
   --late-bind           bind the socket only when start is due, or on a {"bind":true} line
                         (a restarted node); datagrams before start are then discarded
   --clock-offset US     shift the time the core sees by US µs (trace time stays true time)
+  --clock-offset-ns=NS  this host's clock is NS ns ahead of CLOCK_MONOTONIC (may be negative):
+                        added to every clock reading, --origin and trace time included
   --on-core-error M     crash (default, as sim: HostCrash reason exception, no more input) | skip
   --roles MODULE        also load roles from MODULE (a module exporting \`roles\`)
   -h, --help            this text
@@ -110,6 +112,12 @@ export function parseOriginArg(text: string): bigint {
   return BigInt(text);
 }
 
+export function parseClockOffsetNsArg(text: string | undefined): bigint {
+  if (text === undefined) return 0n;
+  if (!/^-?\d+$/.test(text)) throw new UsageError(`--clock-offset-ns: expected a decimal number of ns (may be negative), got '${text}'`);
+  return BigInt(text);
+}
+
 /** The role registry, extended by a `--roles` module. */
 export async function loadRoles(extra?: string): Promise<Record<string, RoleFactory>> {
   const out: Record<string, RoleFactory> = {};
@@ -149,6 +157,7 @@ interface NodeArgs {
   readonly incarnation: number;
   readonly lateBind: boolean;
   readonly clockOffsetUs: number;
+  readonly hostClockOffsetNs: bigint;
   readonly onCoreError: 'crash' | 'skip';
   readonly roles?: string;
 }
@@ -213,6 +222,7 @@ export function parseNodeArgs(args: string[]): NodeArgs | 'help' {
     incarnation: v.incarnation === undefined ? 0 : parseIntArg('--incarnation', v.incarnation),
     lateBind: v['late-bind'] ?? false,
     clockOffsetUs: v['clock-offset'] === undefined ? 0 : parseNumArg('--clock-offset', v['clock-offset']),
+    hostClockOffsetNs: parseClockOffsetNsArg(v['clock-offset-ns']),
     onCoreError: parseOnCoreError(v['on-core-error']),
     ...(v.roles === undefined ? {} : { roles: v.roles }),
   };
@@ -262,6 +272,7 @@ export async function run(args: string[]): Promise<number> {
     mode: a.mode,
     listen: a.listen,
     clockOffsetUs: a.clockOffsetUs,
+    hostClockOffsetNs: a.hostClockOffsetNs,
     onCoreError: a.onCoreError,
     beforeStart: a.lateBind ? 'drop' : 'queue',
     ...(a.until === undefined ? {} : { endAtUs: a.until }),

@@ -18,7 +18,8 @@ import { Rng } from '../../../impl/rng.ts';
 import { UdpDriver } from '../../../impl/udp-driver.ts';
 import { serveControl, writeStatus } from '../../../testbeds/local/control.ts';
 import {
-  UsageError, loadRoles, nodeRng, parseAddrArg, parseBugs, parseIntArg, parseJsonArg, parseNumArg, parseOriginArg,
+  UsageError, loadRoles, nodeRng, parseAddrArg, parseBugs, parseClockOffsetNsArg, parseIntArg, parseJsonArg, parseNumArg,
+  parseOriginArg,
 } from './node.ts';
 
 const EXIT_USAGE = 2;
@@ -40,7 +41,8 @@ config (JSON object, or @FILE):
 options:
   --listen IP:PORT      the switch's address (required)
   --config JSON         as above
-  --seed N, --bugs A,B, --origin NS, --start-at US, --until US, --roles MODULE: as for \`node\`
+  --seed N, --bugs A,B, --origin NS, --start-at US, --until US, --roles MODULE,
+  --clock-offset-ns=NS: as for \`node\`
   -h, --help            this text
 
 exit codes: 0 stopped cleanly, 2 bad flags / config / address in use`;
@@ -152,6 +154,7 @@ export async function run(args: string[]): Promise<number> {
     if (v.origin !== undefined) origin = parseOriginArg(v.origin);
     if (v['start-at'] !== undefined) startAt = parseNumArg('--start-at', v['start-at']);
     const until = v.until === undefined ? undefined : parseNumArg('--until', v.until);
+    const hostClockOffsetNs = parseClockOffsetNsArg(v['clock-offset-ns']);
     nodeOf = cfg.nodeOf;
     const roles = cfg.programs.length ? await loadRoles(v.roles) : {};
     const programs = cfg.programs.map((p) => {
@@ -175,6 +178,7 @@ export async function run(args: string[]): Promise<number> {
       core,
       mode: { kind: 'switch' },
       listen,
+      hostClockOffsetNs,
       ...(until === undefined ? {} : { endAtUs: until }),
       sink: (e) => process.stdout.write(JSON.stringify(e) + '\n'),
       onNote: (m) => writeStatus({ note: m }),
