@@ -17,3 +17,29 @@ if (stale) {
   execFileSync(npm, ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 }
 execFileSync(process.execPath, [join(root, 'bin', 'protocheck.mjs'), 'setup'], { cwd: root, stdio: 'inherit' });
+
+// `--docker` (npm test): the docker and hardware tests need an engine. As root on a machine with
+// apt, ci/docker-engine.sh installs and starts one if none answers; otherwise those tests skip
+// with a one-line reason (or fail, when PROTOCHECK_REQUIRE_DOCKER=1, as in CI).
+if (process.argv.includes('--docker')) {
+  const canInstall = process.getuid?.() === 0 && existsSync('/usr/bin/apt-get');
+  const answers = () => {
+    try {
+      execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!answers()) {
+    if (canInstall) {
+      try {
+        execFileSync('bash', [join(root, 'ci', 'docker-engine.sh')], { cwd: root, stdio: 'inherit' });
+      } catch {
+        console.error('protocheck: could not start a Docker engine; the docker and hardware tests will skip (or fail in CI)');
+      }
+    } else {
+      console.error('protocheck: no Docker engine answers and this user cannot install one; the docker and hardware tests will skip');
+    }
+  }
+}

@@ -16,6 +16,14 @@ export interface PlannedNode {
   readonly config: Json;
 }
 
+/** A node to give an address to: its id, where it runs, its planned port and role. */
+export interface AddressRequest {
+  readonly id: NodeId;
+  readonly placement: 'host' | 'switch';
+  readonly port: number;
+  readonly role?: string;
+}
+
 export interface RunPlan {
   readonly scenario: Scenario;
   readonly protocol: ProtocolDefinition<any>;
@@ -34,8 +42,11 @@ export interface RunOutput {
 
 export interface Testbed {
   readonly name: string;
-  /** Addresses for the planned nodes (each testbed has its own address space). */
-  assignAddresses(nodes: readonly { id: NodeId; placement: 'host' | 'switch'; port: number }[]): Record<NodeId, Addr>;
+  /**
+   * Addresses for the planned nodes (each testbed has its own address space). `role` lets a testbed
+   * place a node on a machine that may run it (`hardware`).
+   */
+  assignAddresses(nodes: readonly AddressRequest[]): Record<NodeId, Addr>;
   /** Runs the plan; `observe` sees each event as soon as the testbed has it (online monitors). */
   run(plan: RunPlan, observe?: (event: TraceEvent) => void): Promise<RunOutput>;
   /** Releases what the testbed holds (processes, sockets, containers). */

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args
   setup: { summary: 'fetch the TLA+ tools if missing', load: () => import('./commands/setup.ts') },
   node: { summary: 'run one protocol role on a real UDP socket', load: () => import('./commands/node.ts') },
   switch: { summary: 'run the software switch (fault stage and switch programs)', load: () => import('./commands/switch.ts') },
+  conform: { summary: 'conformance suite of a protocol on a lab (hardware testbed), with a report', load: () => import('./commands/conform.ts') },
   agent: { summary: 'run the lab agent that starts protocheck roles for a remote harness', load: () => import('./commands/agent.ts') },
   clean: { summary: 'remove every container and network protocheck created', load: () => import('./commands/clean.ts') },
 };
@@ -57,5 +58,5 @@ export async function main(argv: string[]): Promise<number> {
 
 const KNOWN_ERRORS = new Set([
   'UsageError', 'UnknownTestbedError', 'ReplayFileError', 'TlcSetupError', 'ConfigError', 'TraceParseError',
-  'DockerSetupError', 'DockerError', 'AgentError',
+  'DockerSetupError', 'DockerError', 'DockerTestbedError', 'AgentError', 'InventoryError', 'ProcessTestbedError',
 ]);

@@ -80,12 +80,22 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   let shrinkSteps = 0;
   let shrinkRuns = 0;
   const maxShrinkRuns = opts.maxShrinkRuns ?? 300;
+  /** A run the testbed could not carry out (a node did not start, an agent is gone): ends the campaign. */
+  let testbedError: string | undefined;
 
   const property = fc.asyncProperty(arb, async (scenario: Scenario) => {
     // Past the shrinking budget every candidate counts as passing, which ends the search with
     // the smallest failure found so far.
     if (shrinking && shrinkRuns++ >= maxShrinkRuns) return true;
-    const report = await runScenario(protocol, scenario, testbed);
+    if (testbedError !== undefined) return true;
+    let report: RunReport;
+    try {
+      report = await runScenario(protocol, scenario, testbed);
+    } catch (err) {
+      // Not a verdict on the protocol: the campaign is inconclusive (no shrinking, no more runs).
+      testbedError = (err as Error).message;
+      return true;
+    }
     packets += report.stats?.packets ?? 0;
     events += report.stats?.events ?? 0;
     const ok = report.violations.length === 0;
@@ -121,6 +131,11 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   const tlcViolations: CampaignResult['tlcViolations'] = [];
   let tlcValidated = 0;
   let inconclusive: string | undefined;
+  if (testbedError !== undefined) {
+    inconclusive = `the testbed could not run scenario ${runs + 1}: ${testbedError}`;
+  } else if (runs < opts.runs && !failure) {
+    inconclusive = `only ${runs} of ${opts.runs} runs were carried out`;
+  }
   if (sample > 0 && protocol.validateTraces) {
     const batch = failure ? [failure.shrunk, ...toValidate] : toValidate;
     if (batch.length > 0) {
@@ -146,7 +161,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
           }
         }
       } catch (err) {
-        inconclusive = `TLC trace validation failed to run: ${(err as Error).message}`;
+        inconclusive ??= `TLC trace validation failed to run: ${(err as Error).message}`;
       }
     }
   }

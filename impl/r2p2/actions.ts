@@ -58,9 +58,13 @@ export interface R2p2Actions {
     server: Addr; client: Addr; rid: number; form: 'slot' | 'count';
     n: number; served: number; outstanding: number;
   };
-  /** A FEEDBACK (or announce) from an unknown server makes it eligible for dispatch. */
-  RouterServerJoin: { server: Addr; n: number };
-  /** A server silent for too long leaves the eligible set; its outstanding requests are forgotten. */
+  /**
+   * A FEEDBACK (or announce) makes a server eligible for dispatch. `fresh`: the router opens a new
+   * account (it had none, or the FEEDBACK comes from a newer incarnation of the server); otherwise a
+   * server that left rejoins and its account goes on. `served` is the FEEDBACK's served count.
+   */
+  RouterServerJoin: { server: Addr; n: number; served: number; fresh: boolean };
+  /** A server silent for too long leaves the eligible set; the router keeps its account. */
   RouterServerLeave: { server: Addr };
 }
 

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { Rng } from '../rng.ts';
 import {
-  MAX_DATAGRAM, MAX_PAYLOAD, REQ0_PAYLOAD, Reassembler, ackPacket, decode, dropPacket, encode, feedbackPacket,
-  formatAddr, packetCount, parseAddr, reassemble, sackPacket, split, type DataMsg, type DecodeResult, type R2p2Msg,
+  EncodeError, FEEDBACK_COUNT_SIZE, FEEDBACK_SLOT_SIZE, MAX_DATAGRAM, MAX_PAYLOAD, REQ0_PAYLOAD, Reassembler, ackPacket,
+  decode, dropPacket, encode, epochNewer, feedbackPacket, formatAddr, packetCount, parseAddr, reassemble, sackPacket,
+  split, type DataMsg, type DecodeResult, type FeedbackMsg, type R2p2Msg,
 } from './codec.ts';
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
@@ -82,11 +83,123 @@ describe('exact byte layouts', () => {
     expect(ok(decode(ref))).toMatchObject({ type: 'FEEDBACK', rid: 0, fbRid: 0x0102, client: '10.0.0.5:4242' });
   });
 
-  it('FEEDBACK, extended count form (22 bytes)', () => {
-    const p = feedbackPacket('10.0.0.5:4242', 0x0102, { n: 4, served: 300 });
-    expect(p.length).toBe(22);
-    expect(hex(p)).toBe('cc0820c001020001' + '0102' + '1092' + '0a000005' + '0004' + '0000012c');
-    expect(ok(decode(p))).toMatchObject({ type: 'FEEDBACK', client: '10.0.0.5:4242', count: { n: 4, served: 300 } });
+  it('FEEDBACK, extended count form (30 bytes: n u16, served u32, epoch u64)', () => {
+    const p = feedbackPacket('10.0.0.5:4242', 0x0102, { n: 4, served: 300, epoch: 0x0a0b0c0d });
+    expect(FEEDBACK_SLOT_SIZE).toBe(16);
+    expect(FEEDBACK_COUNT_SIZE).toBe(30);
+    expect(p.length).toBe(30);
+    expect(hex(p)).toBe('cc0820c001020001' + '0102' + '1092' + '0a000005' + '0004' + '0000012c' + '00000000' + '0a0b0c0d');
+    expect(ok(decode(p))).toMatchObject({
+      type: 'FEEDBACK', fbRid: 0x0102, client: '10.0.0.5:4242', count: { n: 4, served: 300, epoch: 0x0a0b0c0d },
+    });
+    expect((ok(decode(p)) as FeedbackMsg).count).toEqual({ n: 4, served: 300, epoch: 0x0a0b0c0d });
+    // An epoch beyond 32 bits (a µs start time): big-endian u64, high word at payload offset 14
+    // (datagram offset 22), low word at payload offset 18 (datagram offset 26).
+    const epoch = 0x0001_0203 * 2 ** 32 + 0x0405_0607;
+    const q = feedbackPacket('10.0.0.5:4242', 0x0102, { n: 4, served: 300, epoch });
+    expect(q.length).toBe(30);
+    expect(hex(q)).toBe('cc0820c001020001' + '0102' + '1092' + '0a000005' + '0004' + '0000012c' + '00010203' + '04050607');
+    const dv = new DataView(q.buffer, q.byteOffset, q.byteLength);
+    expect(dv.getUint32(22)).toBe(0x00010203);
+    expect(dv.getUint32(26)).toBe(0x04050607);
+    expect(dv.getBigUint64(22)).toBe(BigInt(epoch));
+    expect((ok(decode(q)) as FeedbackMsg).count).toEqual({ n: 4, served: 300, epoch });
+  });
+
+  it('FEEDBACK count form: the extremes of n, served and epoch (2^53 − 1)', () => {
+    const max = Number.MAX_SAFE_INTEGER; // 0x001fffff_ffffffff
+    const p = feedbackPacket('255.255.255.255:65535', 0xffff, { n: 0xffff, served: 0xffffffff, epoch: max });
+    expect(hex(p)).toBe('cc0820c0ffff0001' + 'ffff' + 'ffff' + 'ffffffff' + 'ffff' + 'ffffffff' + '001fffff' + 'ffffffff');
+    expect((ok(decode(p)) as FeedbackMsg).count).toEqual({ n: 0xffff, served: 0xffffffff, epoch: max });
+    // Exactly 2^32 and 2^32 − 1: the carry into the high word.
+    for (const [epoch, words] of [[2 ** 32, '00000001' + '00000000'], [2 ** 32 - 1, '00000000' + 'ffffffff']] as const) {
+      const e = feedbackPacket('10.0.0.1:1', 1, { n: 1, served: 0, epoch });
+      expect(hex(e).slice(-16), String(epoch)).toBe(words);
+      expect((ok(decode(e)) as FeedbackMsg).count?.epoch).toBe(epoch);
+    }
+    const z = feedbackPacket('0.0.0.0:0', 0, { n: 1, served: 0, epoch: 0 });
+    expect(hex(z)).toBe('cc0820c000000001' + '0000' + '0000' + '00000000' + '0001' + '00000000' + '00000000' + '00000000');
+    expect((ok(decode(z)) as FeedbackMsg).count).toEqual({ n: 1, served: 0, epoch: 0 });
+  });
+
+  it('FEEDBACK count form: values out of range are encode errors', () => {
+    const fb = (count: { n: number; served: number; epoch: number }) => () => feedbackPacket('10.0.0.5:4242', 1, count);
+    for (const epoch of [-1, 2 ** 53, Number.MAX_SAFE_INTEGER + 2, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(fb({ n: 2, served: 0, epoch }), String(epoch)).toThrow(EncodeError);
+      expect(fb({ n: 2, served: 0, epoch }), String(epoch)).toThrow(/FEEDBACK epoch out of range/);
+    }
+    // Beyond 32 bits is fine now (a u64 on the wire).
+    expect(fb({ n: 2, served: 0, epoch: 0x100000000 })).not.toThrow();
+    for (const served of [-1, 0x100000000, 2.5]) {
+      expect(fb({ n: 2, served, epoch: 0 }), String(served)).toThrow(/FEEDBACK served out of range/);
+    }
+    for (const n of [-1, 0x10000, 0.5]) expect(fb({ n, served: 0, epoch: 0 }), String(n)).toThrow(/FEEDBACK n out of range/);
+  });
+
+  it('FEEDBACK payloads of 8 or 22 bytes only (the former 14- and 18-byte count forms are rejected)', () => {
+    const slot = 'cc0820c001020001 0102 1092 0a000005';
+    expect(ok(decode(fromHex(slot)))).toMatchObject({ type: 'FEEDBACK', fbRid: 0x0102 });
+    expect(ok(decode(fromHex(`${slot} 0004 0000012c 00000000 00000007`)))).toMatchObject({ count: { n: 4, served: 300, epoch: 7 } });
+    for (const extra of [
+      '0004 0000012c', // the former 14-byte form (no epoch)
+      '0004 0000012c 00000007', // the former 18-byte form (u32 epoch)
+      '0004 0000012c 00000000 000000', // 21 bytes
+      '0004 0000012c 00000000 0000000700', // 23 bytes
+      '00', '0004',
+    ]) {
+      const r = decode(fromHex(`${slot} ${extra}`));
+      expect(errKind(r), extra).toBe('bad-payload');
+      expect(r.ok ? '' : JSON.stringify(r.error)).toMatch(/want 8 or 22/);
+    }
+  });
+
+  it('FEEDBACK count form: an epoch beyond 2^53 (high word >= 2^21) is a bad payload, not a throw', () => {
+    const slot = 'cc0820c001020001 0102 1092 0a000005 0004 0000012c';
+    // The largest accepted high word: 2^21 − 1 (epoch 2^53 − 1 with the low word all ones).
+    expect((ok(decode(fromHex(`${slot} 001fffff ffffffff`))) as FeedbackMsg).count?.epoch).toBe(Number.MAX_SAFE_INTEGER);
+    expect((ok(decode(fromHex(`${slot} 001fffff 00000000`))) as FeedbackMsg).count?.epoch).toBe(0x1fffff * 2 ** 32);
+    for (const hi of ['00200000', '00200001', '80000000', 'ffffffff']) {
+      for (const lo of ['00000000', 'ffffffff']) {
+        let r: DecodeResult | undefined;
+        expect(() => { r = decode(fromHex(`${slot} ${hi} ${lo}`)); }, `${hi} ${lo}`).not.toThrow();
+        expect(errKind(r!), `${hi} ${lo}`).toBe('bad-payload');
+        expect(r!.ok ? undefined : r!.error).toMatchObject({ kind: 'bad-payload', type: 'FEEDBACK' });
+        expect(r!.ok ? '' : JSON.stringify(r!.error)).toMatch(/epoch beyond 2\^53/);
+      }
+    }
+  });
+
+  it('epochNewer: plain order on the start times (no wrap-around)', () => {
+    expect(epochNewer(2, 1)).toBe(true);
+    expect(epochNewer(1, 2)).toBe(false);
+    expect(epochNewer(5, 5)).toBe(false);
+    expect(epochNewer(0, 0)).toBe(false);
+    // No serial-number arithmetic any more: a small epoch is never newer than a large one.
+    expect(epochNewer(0, 0xffffffff)).toBe(false);
+    expect(epochNewer(0xffffffff, 0)).toBe(true);
+    expect(epochNewer(0x80000000, 0)).toBe(true);
+    expect(epochNewer(0, 0x80000000)).toBe(false);
+    expect(epochNewer(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER - 1)).toBe(true);
+    expect(epochNewer(Number.MAX_SAFE_INTEGER - 1, Number.MAX_SAFE_INTEGER)).toBe(false);
+  });
+
+  it('a large epoch (2^40) round-trips and is newer than a small one', () => {
+    const big = 2 ** 40;
+    const small = 7;
+    const decoded = (epoch: number): number => {
+      const c = (ok(decode(feedbackPacket('10.0.0.5:4242', 3, { n: 2, served: 9, epoch }))) as FeedbackMsg).count;
+      if (c === undefined) throw new Error('count form expected');
+      return c.epoch;
+    };
+    expect(hex(feedbackPacket('10.0.0.5:4242', 3, { n: 2, served: 9, epoch: big })).slice(-16)).toBe('00000100' + '00000000');
+    expect(decoded(big)).toBe(big);
+    expect(decoded(small)).toBe(small);
+    expect(epochNewer(decoded(big), decoded(small))).toBe(true);
+    expect(epochNewer(decoded(small), decoded(big))).toBe(false);
+    // Just above and below 2^40 too (the low word is not lost).
+    expect(decoded(big + 1)).toBe(big + 1);
+    expect(epochNewer(decoded(big + 1), decoded(big))).toBe(true);
+    expect(epochNewer(decoded(big - 1), decoded(big))).toBe(false);
   });
 
   it('SACK extension (type 8)', () => {
@@ -138,8 +251,10 @@ describe('round trips', () => {
       ok(decode(ackPacket(65535))),
       ok(decode(dropPacket(0, 'LB_ROUTE'))),
       ok(decode(sackPacket(3, [])) ),
-      ok(decode(feedbackPacket('255.255.255.255:65535', 65535, { n: 65535, served: 0xffffffff }))),
+      ok(decode(feedbackPacket('255.255.255.255:65535', 65535, { n: 65535, served: 0xffffffff, epoch: Number.MAX_SAFE_INTEGER }))),
+      ok(decode(feedbackPacket('10.0.0.9:9', 1, { n: 1, served: 1, epoch: 2 ** 40 + 5 }))),
       ok(decode(feedbackPacket('0.0.0.0:0', 0))),
+      ok(decode(feedbackPacket('10.1.2.3:7', 9, { n: 3, served: 12, epoch: 0x80000001 }))),
     ];
     for (const m of msgs) expect(hex(encode(ok(decode(encode(m)))))).toBe(hex(encode(m)));
   });
@@ -203,7 +318,8 @@ describe('decode never throws', () => {
       ...split('REQUEST', 'LB_ROUTE', 1, body(4000)),
       ...split('RESPONSE', 'FIXED_ROUTE', 2, body(10)),
       ackPacket(3), dropPacket(4), sackPacket(5, [1, 2, 3]),
-      feedbackPacket('10.0.0.1:1', 6), feedbackPacket('10.0.0.1:1', 6, { n: 2, served: 9 }),
+      feedbackPacket('10.0.0.1:1', 6), feedbackPacket('10.0.0.1:1', 6, { n: 2, served: 9, epoch: 123456 }),
+      feedbackPacket('10.0.0.1:1', 6, { n: 2, served: 9, epoch: 1_700_000_000_000_000 }),
     ];
     const kinds = new Map<string, number>();
     for (let i = 0; i < 100_000; i++) {

@@ -8,7 +8,7 @@
  *
  * Extensions (a reference peer can ignore them): type 8 SACK (payload u16 count + count × u16
  * missing packet indices) and the "count" form of FEEDBACK (16-byte reference "slot" form followed
- * by n u16 and served u32, 22 bytes).
+ * by n u16, served u32 and epoch u64, 30 bytes; epoch names the server's incarnation).
  *
  * `decode` never throws: every malformed datagram yields a typed `DecodeError`.
  */
@@ -33,7 +33,7 @@ export const MAX_BODY = MAX_PACKETS * MAX_PAYLOAD;
 /** Most indices one SACK can carry in a single datagram. */
 export const MAX_SACK_INDICES = Math.floor((MAX_PAYLOAD - 2) / 2); // 731
 export const FEEDBACK_SLOT_SIZE = HEADER_SIZE + 8; // 16
-export const FEEDBACK_COUNT_SIZE = FEEDBACK_SLOT_SIZE + 6; // 22
+export const FEEDBACK_COUNT_SIZE = FEEDBACK_SLOT_SIZE + 14; // 30
 
 export const MSG_TYPES = [
   'REQUEST', 'RESPONSE', 'FEEDBACK', 'ACK', 'DROP', 'RAFT_REQ', 'RAFT_REP', 'RAFT_MSG', 'SACK',
@@ -72,12 +72,27 @@ export interface FeedbackMsg extends Header {
   readonly fbRid: number;
   readonly client: Addr;
   /** Present in the extended "count" form only. */
-  readonly count?: { readonly n: number; readonly served: number };
+  readonly count?: FeedbackCount;
 }
 export interface SackMsg extends Header {
   readonly type: 'SACK';
   readonly missing: readonly number[];
 }
+/** The extended "count" form of FEEDBACK. */
+export interface FeedbackCount {
+  /** The server's queue bound. */
+  readonly n: number;
+  /** Requests the server has served since it started. */
+  readonly served: number;
+  /** The server's incarnation: its start time in µs (u64 on the wire, at most 2^53 − 1 here). */
+  readonly epoch: number;
+}
+
+/** Whether incarnation `a` started after incarnation `b`. */
+export function epochNewer(a: number, b: number): boolean {
+  return a > b;
+}
+
 export type R2p2Msg = DataMsg | AckMsg | DropMsg | FeedbackMsg | SackMsg;
 
 export type DecodeError =
@@ -127,6 +142,9 @@ export const ZERO_ADDR: Addr = '0.0.0.0:0';
 
 function u16ok(v: number): boolean {
   return Number.isInteger(v) && v >= 0 && v <= 0xffff;
+}
+function u32ok(v: number): boolean {
+  return Number.isInteger(v) && v >= 0 && v <= 0xffffffff;
 }
 
 function writeHeader(out: Uint8Array, h: Omit<Header, 'type'> & { type: MsgType }): void {
@@ -178,17 +196,20 @@ export function encode(msg: R2p2Msg): Uint8Array {
       const a = parseAddr(msg.client);
       if (!a) throw new EncodeError(`FEEDBACK client is not an IPv4 "ip:port": ${msg.client}`);
       if (!u16ok(msg.fbRid)) throw new EncodeError(`FEEDBACK rid out of range: ${msg.fbRid}`);
-      const p = new Uint8Array(msg.count ? 14 : 8);
+      const p = new Uint8Array(msg.count ? 22 : 8);
       const dv = new DataView(p.buffer);
       dv.setUint16(0, msg.fbRid);
       dv.setUint16(2, a.port);
       dv.setUint32(4, a.ip);
       if (msg.count) {
-        const { n, served } = msg.count;
+        const { n, served, epoch } = msg.count;
         if (!u16ok(n)) throw new EncodeError(`FEEDBACK n out of range: ${n}`);
-        if (!Number.isInteger(served) || served < 0 || served > 0xffffffff) throw new EncodeError(`FEEDBACK served out of range: ${served}`);
+        if (!u32ok(served)) throw new EncodeError(`FEEDBACK served out of range: ${served}`);
+        if (!Number.isSafeInteger(epoch) || epoch < 0) throw new EncodeError(`FEEDBACK epoch out of range: ${epoch}`);
         dv.setUint16(8, n);
         dv.setUint32(10, served);
+        dv.setUint32(14, Math.floor(epoch / 2 ** 32));
+        dv.setUint32(18, epoch >>> 0);
       }
       return withPayload(msg, p);
     }
@@ -210,7 +231,7 @@ export function sackPacket(rid: number, missing: readonly number[], policy: Poli
  * FEEDBACK about request (client, rid); with `count`, the extended form. The header's rid is the
  * request's rid too (the reference leaves it unset; we fill it in).
  */
-export function feedbackPacket(client: Addr, rid: number, count?: { n: number; served: number }): Uint8Array {
+export function feedbackPacket(client: Addr, rid: number, count?: FeedbackCount): Uint8Array {
   return encode({
     type: 'FEEDBACK', policy: 'LB_ROUTE', rid, ...single, fbRid: rid, client,
     ...(count ? { count } : {}),
@@ -394,14 +415,17 @@ function decodeUnsafe(bytes: Uint8Array): DecodeResult {
       if (!bytesEqual(payload, DROP_PAYLOAD)) return err({ kind: 'bad-payload', type, reason: 'DROP payload must be "DROP"' });
       return { ok: true, msg: { type, ...h } };
     case 'FEEDBACK': {
-      if (payload.length !== 8 && payload.length !== 14) {
-        return err({ kind: 'bad-payload', type, reason: `FEEDBACK payload of ${payload.length} bytes (want 8 or 14)` });
+      if (payload.length !== 8 && payload.length !== 22) {
+        return err({ kind: 'bad-payload', type, reason: `FEEDBACK payload of ${payload.length} bytes (want 8 or 22)` });
       }
       const dv = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
       const fbRid = dv.getUint16(0);
       const client = formatAddr(dv.getUint32(4), dv.getUint16(2));
-      if (payload.length === 14) {
-        return { ok: true, msg: { type, ...h, fbRid, client, count: { n: dv.getUint16(8), served: dv.getUint32(10) } } };
+      if (payload.length === 22) {
+        const hi = dv.getUint32(14);
+        if (hi >= 2 ** 21) return err({ kind: 'bad-payload', type, reason: `FEEDBACK epoch beyond 2^53 (high word ${hi})` });
+        const count = { n: dv.getUint16(8), served: dv.getUint32(10), epoch: hi * 2 ** 32 + dv.getUint32(18) };
+        return { ok: true, msg: { type, ...h, fbRid, client, count } };
       }
       return { ok: true, msg: { type, ...h, fbRid, client } };
     }

@@ -20,6 +20,8 @@ export const BUG_CLIENT_ACCEPTS_WRONG_RID = 'client-accepts-wrong-rid';
 export const BUG_REASSEMBLY_LOSES_REORDERED = 'reassembly-loses-reordered-packet';
 /** The router counts every FEEDBACK (duplicates included) as one served request. */
 export const BUG_ROUTER_BLIND_FEEDBACK = 'router-blind-feedback';
+/** The router drops a server's account when it leaves, so a live server rejoins counted from zero. */
+export const BUG_ROUTER_FORGETS_ON_LEAVE = 'router-forgets-on-leave';
 
 export const R2P2_BUGS = [
   BUG_ROUTER_EXCEEDS_BOUND,
@@ -27,6 +29,7 @@ export const R2P2_BUGS = [
   BUG_CLIENT_ACCEPTS_WRONG_RID,
   BUG_REASSEMBLY_LOSES_REORDERED,
   BUG_ROUTER_BLIND_FEEDBACK,
+  BUG_ROUTER_FORGETS_ON_LEAVE,
 ] as const;
 export type R2p2BugName = (typeof R2P2_BUGS)[number];
 

@@ -8,7 +8,7 @@ import { R2p2Client, type ClientNotification } from './client.ts';
 import { digest } from '../digest.ts';
 import {
   BUG_CLIENT_ACCEPTS_WRONG_RID, BUG_REASSEMBLY_LOSES_REORDERED, BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_EXCEEDS_BOUND,
-  BUG_SERVER_REPLIES_TWICE, R2P2_BUGS,
+  BUG_ROUTER_FORGETS_ON_LEAVE, BUG_SERVER_REPLIES_TWICE, R2P2_BUGS,
 } from './common.ts';
 import { CLIENT, CLIENT2, MiniNet, ROUTER, SERVER, SERVER2 } from './test-helpers.ts';
 
@@ -53,11 +53,11 @@ describe('role registry', () => {
   it('exports the seeded bug names', () => {
     expect(R2P2_BUGS).toEqual([
       BUG_ROUTER_EXCEEDS_BOUND, BUG_SERVER_REPLIES_TWICE, BUG_CLIENT_ACCEPTS_WRONG_RID,
-      BUG_REASSEMBLY_LOSES_REORDERED, BUG_ROUTER_BLIND_FEEDBACK,
+      BUG_REASSEMBLY_LOSES_REORDERED, BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_FORGETS_ON_LEAVE,
     ]);
     expect(R2P2_BUGS).toEqual([
       'router-exceeds-bound', 'server-replies-twice', 'client-accepts-wrong-rid',
-      'reassembly-loses-reordered-packet', 'router-blind-feedback',
+      'reassembly-loses-reordered-packet', 'router-blind-feedback', 'router-forgets-on-leave',
     ]);
   });
 });

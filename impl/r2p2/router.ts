@@ -12,24 +12,32 @@
  *    loaded server (requests wait only while no server is known).
  *
  * Accounting per server, as `Out(s)` in specs/r2p2/R2P2.tla: outstanding = dispatched − done, with
- * dispatched counted since the server joined and done the larger of two lower bounds of what it
- * completed: slot-form FEEDBACKs (reference servers) each free the slot of the (client, rid) they
- * name, once, and only if it is in that server's table of outstanding requests; count-form
- * FEEDBACKs carry the server's served count, and done is the highest seen minus the count at join
- * (idempotent: a lost, duplicated or late FEEDBACK does no harm: a count lower than the highest
- * seen changes nothing, as in the spec). There is no restart rule: a restarted server stays quiet
- * longer than `leaveAfterUs` (its `rejoinDelayUs`), so the router forgets it (RouterServerLeave)
- * and it rejoins afresh (RouterServerJoin, its served count 0 the new base). A REQ0 duplicate of a triplet the router accepted recently
- * is ignored (no event), so duplication in the network does not inflate the accounting.
+ * dispatched counted since the router opened the server's account and done the larger of two lower
+ * bounds of what it completed: slot-form FEEDBACKs (reference servers) each free the slot of the
+ * (client, rid) they name, once, and only if it is in that server's table of outstanding requests;
+ * count-form FEEDBACKs carry the server's served count, and done is the highest seen minus the
+ * count when the account opened (idempotent: a lost, duplicated or late FEEDBACK does no harm: a
+ * count lower than the highest seen changes nothing, as in the spec).
+ *
+ * Accounts and incarnations: a count-form FEEDBACK carries the server's incarnation (`epoch`). One
+ * from a server without an account, or from a newer incarnation, opens a new account
+ * (RouterServerJoin fresh); one from an older incarnation is ignored (no event, and it does not
+ * keep the server alive). A server silent for `leaveAfterUs` leaves the eligible set
+ * (RouterServerLeave) but keeps its account: when it speaks again it rejoins (RouterServerJoin, not
+ * fresh, then the FEEDBACK is a RouterFeedback) with its requests dispatched before the leave
+ * still counted. (A slot-form FEEDBACK carries
+ * no incarnation: a reference server that restarts keeps the slots of the requests it lost.)
+ * A REQ0 duplicate of a triplet the router accepted recently is ignored (no event), so duplication
+ * in the network does not inflate the accounting.
  */
 import { match, P } from 'ts-pattern';
 import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
 import type { Rng } from '../rng.ts';
 import {
-  BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_EXCEEDS_BOUND, BoundedSet, configObject, enumField, numField, send, trace,
+  BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_EXCEEDS_BOUND, BUG_ROUTER_FORGETS_ON_LEAVE, BoundedSet, configObject, enumField, numField, send, trace,
   tripletKey,
 } from './common.ts';
-import { ZERO_ADDR, decode, dropPacket, type DataMsg, type FeedbackMsg } from './codec.ts';
+import { ZERO_ADDR, decode, dropPacket, epochNewer, type DataMsg, type FeedbackMsg } from './codec.ts';
 
 export const ROUTER_ROLE = 'r2p2-router';
 export const ROUTER_POLICIES = ['jbsq', 'random', 'round-robin', 'jsq'] as const;
@@ -59,12 +67,16 @@ type Out = CoreOutput<never>;
 
 interface ServerState {
   readonly addr: Addr;
+  /** In the eligible set (false after it left, until it speaks again). */
+  eligible: boolean;
+  /** The incarnation the account belongs to (undefined: opened by a slot-form FEEDBACK). */
+  epoch: number | undefined;
   n: number;
-  /** Requests dispatched to it since it joined. */
+  /** Requests dispatched to it since the account opened. */
   dispatched: number;
   /** Slot-form FEEDBACKs that freed a slot (each names a request in `slots`). */
   freed: number;
-  /** The served count of the FEEDBACK by which it joined. */
+  /** The served count of the FEEDBACK that opened the account. */
   base: number;
   /** The highest served count it has reported since. */
   max: number;
@@ -91,6 +103,7 @@ interface Queued {
 /** Snapshot of one server's accounting, for tests and debugging. */
 export interface ServerView {
   readonly addr: Addr;
+  readonly eligible: boolean;
   readonly n: number;
   readonly dispatched: number;
   /** The server's own served count as last reported (count form). */
@@ -102,13 +115,14 @@ export const ROUTER_SEEN_CAP = 4096;
 const leaveTimer = (server: Addr): string => `leave:${server}`;
 
 export class R2p2Router implements Core<never, never> {
-  /** Eligible servers in join order. */
+  /** Every server the router has an account of, eligible or not, in order of first join. */
   private readonly servers = new Map<Addr, ServerState>();
   private readonly queue: Queued[] = [];
   private readonly seen = new BoundedSet<string>(ROUTER_SEEN_CAP);
   private rr = 0;
   private readonly exceedsBound: boolean;
   private readonly blindFeedback: boolean;
+  private readonly forgetsOnLeave: boolean;
 
   constructor(
     readonly node: NodeId,
@@ -119,6 +133,7 @@ export class R2p2Router implements Core<never, never> {
   ) {
     this.exceedsBound = bugs.has(BUG_ROUTER_EXCEEDS_BOUND);
     this.blindFeedback = bugs.has(BUG_ROUTER_BLIND_FEEDBACK);
+    this.forgetsOnLeave = bugs.has(BUG_ROUTER_FORGETS_ON_LEAVE);
   }
 
   handle(input: CoreInput<never>, now: Micros): Out[] {
@@ -132,7 +147,7 @@ export class R2p2Router implements Core<never, never> {
 
   serverViews(): ServerView[] {
     return [...this.servers.values()].map((s) => ({
-      addr: s.addr, n: s.n, dispatched: s.dispatched, served: s.max, outstanding: out(s),
+      addr: s.addr, eligible: s.eligible, n: s.n, dispatched: s.dispatched, served: s.max, outstanding: out(s),
     }));
   }
 
@@ -183,7 +198,7 @@ export class R2p2Router implements Core<never, never> {
   }
 
   private pick(): ServerState | undefined {
-    const all = [...this.servers.values()];
+    const all = [...this.servers.values()].filter((s) => s.eligible);
     if (all.length === 0) return undefined;
     const least = (xs: ServerState[]): ServerState | undefined =>
       xs.reduce<ServerState | undefined>((b, s) => (b === undefined || out(s) < out(b) ? s : b), undefined);
@@ -201,17 +216,29 @@ export class R2p2Router implements Core<never, never> {
   private onFeedback(server: Addr, m: FeedbackMsg, now: Micros): Out[] {
     const client = m.client;
     const rid = m.fbRid;
-    const result: Out[] = [{ kind: 'setTimer', name: leaveTimer(server), at: now + this.config.leaveAfterUs }];
     const s = this.servers.get(server);
-    if (!s) {
+    const epoch = m.count?.epoch;
+    // A FEEDBACK of an earlier incarnation: that server is gone.
+    if (s && epoch !== undefined && s.epoch !== undefined && epochNewer(s.epoch, epoch)) return [];
+    const result: Out[] = [{ kind: 'setTimer', name: leaveTimer(server), at: now + this.config.leaveAfterUs }];
+    if (!s || (epoch !== undefined && s.epoch !== undefined && epochNewer(epoch, s.epoch))) {
       const n = m.count?.n || this.config.n;
       const served = m.count?.served ?? 0;
-      this.servers.set(server, { addr: server, n, dispatched: 0, freed: 0, base: served, max: served, slots: new Set() });
-      result.push(trace({ action: 'RouterServerJoin', server, n }));
+      this.servers.set(server, {
+        addr: server, eligible: true, epoch, n, dispatched: 0, freed: 0, base: served, max: served, slots: new Set(),
+      });
+      result.push(trace({ action: 'RouterServerJoin', server, n, served, fresh: true }));
       result.push(...this.dispatch());
       return result;
     }
+    if (s.epoch === undefined) s.epoch = epoch;
     const key = tripletKey(client, rid);
+    if (!s.eligible) {
+      // It left and speaks again: it rejoins with its account as it was; the FEEDBACK itself is
+      // then taken as any other (RouterFeedback).
+      s.eligible = true;
+      result.push(trace({ action: 'RouterServerJoin', server, n: s.n, served: m.count?.served ?? 0, fresh: false }));
+    }
     const namesRequest = !(client === ZERO_ADDR && rid === 0);
     if (this.blindFeedback) {
       // Buggy: every FEEDBACK naming a request frees a slot, whether or not it is outstanding
@@ -237,7 +264,10 @@ export class R2p2Router implements Core<never, never> {
   private timer(name: string): Out[] {
     if (!name.startsWith('leave:')) return [];
     const server = name.slice('leave:'.length);
-    if (!this.servers.delete(server)) return [];
+    const s = this.servers.get(server);
+    if (!s?.eligible) return [];
+    if (this.forgetsOnLeave) this.servers.delete(server);
+    else s.eligible = false;
     return [trace({ action: 'RouterServerLeave', server })];
   }
 }

@@ -3,7 +3,8 @@ import { digest } from '../digest.ts';
 import { Rng } from '../rng.ts';
 import type { CoreInput } from '../core.ts';
 import {
-  ZERO_ADDR, ackPacket, dropPacket, feedbackPacket, reassemble, sackPacket, split, type FeedbackMsg, type SackMsg,
+  ZERO_ADDR, ackPacket, dropPacket, epochNewer, feedbackPacket, reassemble, sackPacket, split, type FeedbackMsg,
+  type SackMsg,
 } from './codec.ts';
 import { BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, replyBody, requestBody } from './common.ts';
 import { R2p2Server, parseServerConfig, type ServerConfig } from './server.ts';
@@ -25,12 +26,82 @@ describe('r2p2-server', () => {
     expect(traces(out)).toEqual([{ action: 'ServerAnnounce', router: ROUTER, n: 3, served: 0 }]);
     const [fb] = sends(out);
     expect(fb).toMatchObject({ src: SERVER, dst: ROUTER });
-    expect(msg(fb!.data)).toMatchObject({ type: 'FEEDBACK', client: ZERO_ADDR, fbRid: 0, count: { n: 3, served: 0 } });
-    expect(fb!.data).toHaveLength(22);
+    // Started at t = 0: epoch 0.
+    expect((msg(fb!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 0, epoch: 0 });
+    expect(msg(fb!.data)).toMatchObject({ type: 'FEEDBACK', client: ZERO_ADDR, fbRid: 0 });
+    expect(fb!.data).toHaveLength(30);
     expect(timers(out)).toEqual([{ name: 'heartbeat', at: 500 }]);
     const hb = s.handle(timer('heartbeat'), 500);
     expect(actions(hb)).toEqual(['ServerAnnounce']);
+    expect((msg(sends(hb)[0]!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 0, epoch: 0 });
     expect(timers(hb)).toEqual([{ name: 'heartbeat', at: 1000 }]);
+  });
+
+  it('every count-form FEEDBACK (announce, heartbeat, reply) carries the epoch of the start time', () => {
+    const s = mk();
+    const t0 = 1_234_567;
+    const epochOf = (out: ReturnType<R2p2Server['handle']>): number | undefined =>
+      (msg(sends(out).find((p) => p.dst === ROUTER)!.data) as FeedbackMsg).count?.epoch;
+    const ann = s.handle(start, t0);
+    expect((msg(sends(ann)[0]!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 0, epoch: t0 });
+    s.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 1, req(1, 16, 10))[0]!), t0 + 5);
+    const done = s.handle(timer('service'), t0 + 15);
+    expect(traces(done)[0]).toMatchObject({ action: 'ServerReply', rid: 1, served: 1 });
+    const fb = msg(sends(done).find((p) => p.dst === ROUTER)!.data) as FeedbackMsg;
+    expect(fb).toMatchObject({ fbRid: 1, client: CLIENT, count: { n: 3, served: 1, epoch: t0 } });
+    // The epoch stays that of the start, not the time of the message.
+    expect(epochOf(s.handle(timer('heartbeat'), t0 + 500))).toBe(t0);
+    expect(epochOf(s.handle(timer('heartbeat'), t0 + 99_000))).toBe(t0);
+  });
+
+  it('the epoch is the start time in µs, floored, never negative, not reduced modulo anything', () => {
+    const epochAt = (now: number): number | undefined =>
+      (msg(sends(mk().handle(start, now))[0]!.data) as FeedbackMsg).count?.epoch;
+    expect(epochAt(0)).toBe(0);
+    expect(epochAt(1234.9)).toBe(1234);
+    expect(epochAt(-5)).toBe(0);
+    expect(epochAt(-0.5)).toBe(0);
+    expect(epochAt(0xffffffff)).toBe(0xffffffff);
+    expect(epochAt(2 ** 32)).toBe(2 ** 32);
+    expect(epochAt(2 ** 32 + 77)).toBe(2 ** 32 + 77);
+    expect(epochAt(5 * 2 ** 32 + 0x12345678)).toBe(5 * 2 ** 32 + 0x12345678);
+    // A wall-clock start time in µs (2023-11-14T22:13:20Z), exactly, through the u64 on the wire.
+    expect(epochAt(1_700_000_000_000_000)).toBe(1_700_000_000_000_000);
+    expect(epochAt(1_700_000_000_000_000.7)).toBe(1_700_000_000_000_000);
+  });
+
+  it('with a rejoin delay the announce carries the epoch of the start, not of the announce', () => {
+    const s = mk([], { rejoinDelayUs: 1500 });
+    expect(s.handle(start, 100)).toEqual([{ kind: 'setTimer', name: 'rejoin', at: 1600 }]);
+    const ann = s.handle(timer('rejoin'), 1600);
+    expect((msg(sends(ann)[0]!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 0, epoch: 100 });
+  });
+
+  it('a restart (start again, later) carries the new epoch, newer than the old one', () => {
+    // As the drivers do it: a fresh core per incarnation.
+    const first = mk();
+    const a = first.handle(start, 1000);
+    first.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 1, req(1, 16, 10))[0]!), 1005);
+    const r1 = first.handle(timer('service'), 1015);
+    expect((msg(sends(r1).find((p) => p.dst === ROUTER)!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 1, epoch: 1000 });
+    const again = mk();
+    const b = again.handle(start, 50_000);
+    const e1 = (msg(sends(a)[0]!.data) as FeedbackMsg).count!.epoch;
+    const e2 = (msg(sends(b)[0]!.data) as FeedbackMsg).count!.epoch;
+    expect([e1, e2]).toEqual([1000, 50_000]);
+    expect(epochNewer(e2, e1)).toBe(true);
+    again.handle(rx(CLIENT, split('REQUEST', 'LB_ROUTE', 2, req(2, 16, 10))[0]!), 50_005);
+    const r2 = again.handle(timer('service'), 50_015);
+    expect((msg(sends(r2).find((p) => p.dst === ROUTER)!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 1, epoch: 50_000 });
+    // The same core started a second time takes the new start time as its epoch too.
+    const hb = first.handle(start, 70_000);
+    expect((msg(sends(hb)[0]!.data) as FeedbackMsg).count?.epoch).toBe(70_000);
+    // A start past 2^32 µs does not wrap: it is carried whole and newer than one shortly before.
+    const late = (msg(sends(mk().handle(start, 2 ** 32 + 10))[0]!.data) as FeedbackMsg).count!.epoch;
+    const before = (msg(sends(mk().handle(start, 2 ** 32 - 10))[0]!.data) as FeedbackMsg).count!.epoch;
+    expect([before, late]).toEqual([2 ** 32 - 10, 2 ** 32 + 10]);
+    expect(epochNewer(late, before)).toBe(true);
+    expect(epochNewer(before, late)).toBe(false);
   });
 
   it('rejoin delay: quiet after start (no FEEDBACK, requests ignored without events), then announces', () => {
@@ -50,7 +121,7 @@ describe('r2p2-server', () => {
     const ann = s.handle(timer('rejoin'), 1600);
     expect(s.isQuiet()).toBe(false);
     expect(traces(ann)).toEqual([{ action: 'ServerAnnounce', router: ROUTER, n: 3, served: 0 }]);
-    expect(msg(sends(ann)[0]!.data)).toMatchObject({ type: 'FEEDBACK', client: ZERO_ADDR, fbRid: 0, count: { n: 3, served: 0 } });
+    expect(msg(sends(ann)[0]!.data)).toMatchObject({ type: 'FEEDBACK', client: ZERO_ADDR, fbRid: 0, count: { n: 3, served: 0, epoch: 100 } });
     expect(timers(ann)).toEqual([{ name: 'heartbeat', at: 2100 }]);
     expect(s.handle(timer('rejoin'), 1700)).toEqual([]); // a late duplicate of the timer
     // A request ignored in the quiet period was not remembered: its retransmission is served.
@@ -90,7 +161,7 @@ describe('r2p2-server', () => {
     expect(msg(r!.data)).toMatchObject({ type: 'RESPONSE', rid: 1, policy: 'FIXED_ROUTE' });
     expect(hex(reassemble([r!.data])!)).toBe(hex(reply));
     expect(fb).toMatchObject({ src: SERVER, dst: ROUTER });
-    expect(msg(fb!.data)).toMatchObject({ type: 'FEEDBACK', fbRid: 1, client: CLIENT, count: { n: 3, served: 1 } });
+    expect(msg(fb!.data)).toMatchObject({ type: 'FEEDBACK', fbRid: 1, client: CLIENT, count: { n: 3, served: 1, epoch: 0 } });
     expect(s.servedCount()).toBe(1);
   });
 

@@ -7,12 +7,14 @@
  * garbage-collected after a failed multi-packet transfer is not counted, so the router keeps
  * counting it as outstanding at this server (as specs/r2p2/R2P2.tla's ServerGc says).
  *
- * Rejoin: on `start` the server stays quiet for `rejoinDelayUs` (no FEEDBACK, no announce, incoming
- * requests ignored without a trace event: they time out at the client), then announces and runs
- * normally. It cannot tell a first boot from a restart, so it always waits. With the delay longer
- * than the router's `leaveAfterUs`, a restarted server has been forgotten by the router
- * (RouterServerLeave) before it announces again, so it rejoins (RouterServerJoin) with its served
- * count 0 as the base: the router never has to guess a restart from a lower served count.
+ * Incarnations: every count-form FEEDBACK carries the server's `epoch`, its start time (µs), so
+ * the router opens a new account for a restarted server and ignores FEEDBACK of an earlier
+ * incarnation. On `start` the server stays quiet for `rejoinDelayUs` (no FEEDBACK, no
+ * announce, incoming requests ignored without a trace event: they time out at the client), then
+ * announces and runs normally. It cannot tell a first boot from a restart, so it always waits. With
+ * the delay longer than the router's `leaveAfterUs` plus the time a packet stays in flight, the
+ * router has dropped a restarted server from its eligible set before it announces, and no request
+ * sent to its earlier incarnation reaches it (the spec's `ServerStart`).
  */
 import { match, P } from 'ts-pattern';
 import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
@@ -82,6 +84,8 @@ const rtoTimer = (key: string): string => `rto:${key}`;
 
 export class R2p2Server implements Core<never, never> {
   private served = 0;
+  /** This incarnation's start time (µs). */
+  private epoch = 0;
   private readonly partials = new Map<string, Partial>();
   private readonly recent = new BoundedSet<string>(RECENT_CAP);
   private readonly queue: Job[] = [];
@@ -121,6 +125,7 @@ export class R2p2Server implements Core<never, never> {
   }
 
   private start(now: Micros): Out[] {
+    this.epoch = Math.max(0, Math.floor(now));
     const delay = this.config.rejoinDelayUs ?? 0;
     if (delay <= 0) return this.announce(now);
     this.quiet = true;
@@ -131,7 +136,7 @@ export class R2p2Server implements Core<never, never> {
     const { router, n } = this.config;
     return [
       trace({ action: 'ServerAnnounce', router, n, served: this.served }),
-      send(this.addr, router, feedbackPacket(ZERO_ADDR, 0, { n, served: this.served })),
+      send(this.addr, router, feedbackPacket(ZERO_ADDR, 0, { n, served: this.served, epoch: this.epoch })),
       { kind: 'setTimer', name: HEARTBEAT, at: now + this.config.heartbeatUs },
     ];
   }
@@ -240,7 +245,7 @@ export class R2p2Server implements Core<never, never> {
     const replyOut = packets.map((pkt) => send<never>(this.addr, job.client, pkt));
     const out: Out[] = [event, ...replyOut];
     if (this.repliesTwice) out.push(event, ...replyOut);
-    out.push(send(this.addr, router, feedbackPacket(job.client, job.rid, { n, served: this.served })));
+    out.push(send(this.addr, router, feedbackPacket(job.client, job.rid, { n, served: this.served, epoch: this.epoch })));
     out.push(...this.startService(now));
     return out;
   }

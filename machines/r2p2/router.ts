@@ -3,12 +3,13 @@
  *
  * It has one state, `routing`; what matters is its context, the router's soft state:
  * - `queue`: the central FIFO queue of REQ0s, bounded by `queueCap` (a full queue answers DROP);
- * - `servers`: the eligible servers with their queue bound n and the requests outstanding at each
- *   as the router counts them (dispatched and not yet fed back).
+ * - `servers`: the servers the router has an account of, eligible or not (a server that left keeps
+ *   its account), with their queue bound n and the requests outstanding at each as the router
+ *   counts them (dispatched and not yet fed back).
  *
  * Policies: under `jbsq` (JBSQ(n)) the head REQ0 goes to a server with the fewest outstanding
- * requests, and only if that server has fewer than n: n is the router's configured bound, and also
- * the server's own n when it announced a smaller one. Under `jsq` the server must have the fewest
+ * requests, and only if that server has fewer than n: the server's n as the router knows it (the
+ * spec's rn: announced in count-form FEEDBACK, else the router's configured n). Under `jsq` the server must have the fewest
  * outstanding requests; other policies (random, round robin, …) only need an eligible server.
  *
  * Accounting per server, exactly `Out(s)` of specs/r2p2/R2P2.tla: the machine tracks what the spec's
@@ -19,17 +20,16 @@
  * (the server's n and served count; max := max(max, served), so a lost, duplicated or stale FEEDBACK
  * does no harm and a lower count never resets anything). A FEEDBACK never raises the count.
  *
- * The one thing the events do not carry is `base`, the served count of the FEEDBACK by which the
- * server joined (RouterServerJoin has only n; the spec picks that FEEDBACK existentially too). The
- * machine keeps the interval of bases consistent with every event since the join and narrows it at
- * each RouterDispatch / RouterFeedback: an event is accepted iff some base gives exactly the
- * `outstanding` it reports (Out is monotone in the base, so the consistent bases form an interval).
- * Usually the base is 0 (first boot, or a restarted server that rejoins after being forgotten) or is
- * pinned by the first count-form FEEDBACK; it only stays open while it makes no difference.
+ * Accounts: RouterServerJoin with `fresh` opens a new account (a first join, or a FEEDBACK from a
+ * newer incarnation of the server) with the joining FEEDBACK's served count as `base`; without
+ * `fresh`, a server that left rejoins and its account continues (its requests dispatched before the
+ * leave still count; its FEEDBACK follows as a RouterFeedback). RouterServerLeave only makes the server
+ * ineligible. The machine keeps the interval of bases consistent with the events, [baseLo, baseHi],
+ * narrowed at each RouterDispatch / RouterFeedback: an event is accepted iff some base gives exactly
+ * the `outstanding` it reports (Out is monotone in the base, so the consistent bases form an
+ * interval). A join carries its served count, so the interval is a single base from the join on.
  *
- * RouterDispatch reports `outstanding` = Out(s) + 1 with Out(s) before the dispatch (as the spec):
- * after a leave and rejoin, a late FEEDBACK of a request dispatched before the leave counts against
- * a later dispatch, so the count can stay below dispatched − replies.
+ * RouterDispatch reports `outstanding` = Out(s) + 1 with Out(s) before the dispatch (as the spec).
  */
 import { assign, setup } from 'xstate';
 import type { Addr } from '../../impl/core.ts';
@@ -55,6 +55,8 @@ export interface RouterInput extends RouterConfig {
 }
 
 export interface ServerView {
+  /** Whether the server is in the eligible set (false after RouterServerLeave). */
+  readonly eligible: boolean;
   /** The server's bound as it last reported it. */
   readonly n: number;
   /** Dispatches to the server since it joined (the spec's rdisp). */
@@ -125,8 +127,8 @@ export interface RouterContext extends RouterConfig {
 }
 
 /** The bound a JBSQ router must respect at `s`. */
-export function jbsqBound(context: RouterConfig, s: Pick<ServerView, 'n'>): number {
-  return Math.min(context.n, s.n);
+export function jbsqBound(_context: RouterConfig, s: Pick<ServerView, 'n'>): number {
+  return s.n;
 }
 
 type Servers = Readonly<Record<Addr, ServerView>>;
@@ -146,7 +148,9 @@ type FeedbackEvent = Extract<RouterEvent, { type: 'RouterFeedback' }>;
 function afterDispatch(context: RouterContext, event: DispatchEvent): Servers | undefined {
   const head = context.queue[0];
   const s = context.servers[event.server];
-  if (head === undefined || head.client !== event.client || head.rid !== event.rid || s === undefined) return undefined;
+  if (head === undefined || head.client !== event.client || head.rid !== event.rid || s === undefined || !s.eligible) {
+    return undefined;
+  }
   if (!isPositive(event.outstanding)) return undefined;
   const before = event.outstanding - 1;
   const pinned = pinOut(s, before);
@@ -155,7 +159,7 @@ function afterDispatch(context: RouterContext, event: DispatchEvent): Servers | 
   if (context.policy === 'jbsq' || context.policy === 'jsq') {
     if (context.policy === 'jbsq' && before >= jbsqBound(context, s)) return undefined;
     for (const [addr, t] of Object.entries(context.servers)) {
-      if (addr === event.server) continue;
+      if (addr === event.server || !t.eligible) continue;
       const floor = context.policy === 'jbsq' ? Math.min(jbsqBound(context, t), before) : before;
       const narrowed = atLeastOut(t, floor);
       if (narrowed === undefined) return undefined;
@@ -171,7 +175,7 @@ function afterDispatch(context: RouterContext, event: DispatchEvent): Servers | 
 /** The server's view after `event`, or undefined if the FEEDBACK does not fit (see the module comment). */
 function afterFeedback(context: RouterContext, event: FeedbackEvent): ServerView | undefined {
   const s = context.servers[event.server];
-  if (s === undefined || !isCount(event.outstanding)) return undefined;
+  if (s === undefined || !s.eligible || !isCount(event.outstanding)) return undefined;
   const key = requestKey(event.client, event.rid);
   const slots = new Set(s.slots);
   slots.delete(key);
@@ -198,26 +202,31 @@ export const routerMachine = setup({
     routing: {
       on: {
         RouterServerJoin: {
-          // A FEEDBACK or announce from a server the router does not know makes it eligible, with
-          // nothing dispatched; its base (the FEEDBACK's served count) is not in the event.
-          guard: ({ context, event }) => context.servers[event.server] === undefined && isPositive(event.n),
-          actions: assign(({ context, event }) => ({
-            servers: {
-              ...context.servers,
-              [event.server]: {
-                n: event.n, dispatched: 0, freed: 0, slots: new Set<RequestKey>(), maxServed: undefined,
-                baseLo: 0, baseHi: Number.POSITIVE_INFINITY,
-              },
-            },
-          })),
+          // fresh: a new account (first join or a new incarnation), nothing dispatched, the
+          // FEEDBACK's served count the base. Otherwise a server that left rejoins: its account goes on.
+          // A rejoin keeps the n the router knows; its FEEDBACK follows as a RouterFeedback.
+          guard: ({ context, event }) => {
+            if (!isPositive(event.n) || !isCount(event.served) || typeof event.fresh !== 'boolean') return false;
+            const s = context.servers[event.server];
+            return event.fresh || (s !== undefined && !s.eligible && s.n === event.n);
+          },
+          actions: assign(({ context, event }) => {
+            const s = context.servers[event.server];
+            const next: ServerView = event.fresh || s === undefined
+              ? {
+                eligible: true, n: event.n, dispatched: 0, freed: 0, slots: new Set<RequestKey>(),
+                maxServed: event.served, baseLo: event.served, baseHi: event.served,
+              }
+              : { ...s, eligible: true };
+            return { servers: { ...context.servers, [event.server]: next } };
+          }),
         },
         RouterServerLeave: {
-          // A silent server leaves the eligible set; its outstanding requests are forgotten.
-          guard: ({ context, event }) => context.servers[event.server] !== undefined,
-          actions: assign(({ context, event }) => {
-            const { [event.server]: _gone, ...servers } = context.servers;
-            return { servers };
-          }),
+          // A silent server leaves the eligible set; its account stays for a rejoin.
+          guard: ({ context, event }) => context.servers[event.server]?.eligible === true,
+          actions: assign(({ context, event }) => ({
+            servers: { ...context.servers, [event.server]: { ...context.servers[event.server]!, eligible: false } },
+          })),
         },
         RouterEnqueue: {
           // A REQ0 joins the central queue: `queued` is the queue length after it, within capacity.

@@ -49,10 +49,11 @@ CONSTANTS
     Forms,          \* FEEDBACK forms servers use: subset of {"slot", "count"}
     Digests,        \* message bodies (model checking only)
     ModelRestarts,  \* model checking: may a running server restart? (BOOLEAN)
+    ModelRouterRestarts, \* model checking: may the router restart? (BOOLEAN)
     ModelLeave,     \* model checking: may the router drop a server? (BOOLEAN)
     Bugs            \* seeded spec bugs switched on: {} in the correct models, or
-                    \* "BlindFeedback", "PhantomReply" (see R2P2BlindFeedback.tla,
-                    \* R2P2PhantomReply.tla)
+                    \* "BlindFeedback", "PhantomReply", "ForgetOnLeave" (see
+                    \* R2P2BlindFeedback.tla, R2P2PhantomReply.tla, R2P2ForgetOnLeave.tla)
 
 NoClient == "none"   \* the client field of an announce FEEDBACK (no request answered)
 NoServer == "none"   \* "no ACK received yet" at a client
@@ -71,6 +72,7 @@ VARIABLES
     sreq,       \* [s |-> [<<c, rid>> |-> [st |-> "partial"|"queued", npkts, digest]]]
     sn,         \* the n each server announces (0 before it started)
     sserved,    \* each server's count of requests served since it (re)started
+    sepoch,     \* each server's incarnation (its start time on the wire), 0 before it started
     \* ---- router ----
     rqueue,     \* the central queue: a sequence of REQ0 messages
     rservers,   \* servers eligible for dispatch
@@ -80,19 +82,21 @@ VARIABLES
     rmax,       \* the highest served count seen from each server since it joined
     rfreed,     \* slots freed by slot-form FEEDBACKs since each server joined
     rslots,     \* per server: the requests (<<c, rid>>) holding a slot
+    repoch,     \* per server: the incarnation its account belongs to (0: no account)
     \* ---- network ----
     net,        \* [message |-> deliveries]: every message ever sent
     \* ---- history (ghost) variables, for the invariants only ----
-    gserved,    \* replies each server sent since the router (re)admitted it
+    gheld,      \* per server: requests dispatched to it and not yet answered, since the
+                \* router opened the server's account (what the server holds or will hold)
     received,   \* <<s, c, rid>>: server s had the whole request (c, rid)
     accepted    \* replies accepted by clients: [client, rid, replyRid, server, digest]
 
 clientVars == <<creq>>
-serverVars == <<sreq, sn, sserved>>
-routerVars == <<rqueue, rservers, rn, rdisp, rbase, rmax, rfreed, rslots>>
-ghostVars  == <<gserved, received, accepted>>
-vars == <<creq, sreq, sn, sserved, rqueue, rservers, rn, rdisp, rbase, rmax, rfreed,
-          rslots, net, gserved, received, accepted>>
+serverVars == <<sreq, sn, sserved, sepoch>>
+routerVars == <<rqueue, rservers, rn, rdisp, rbase, rmax, rfreed, rslots, repoch>>
+ghostVars  == <<gheld, received, accepted>>
+vars == <<creq, sreq, sn, sserved, sepoch, rqueue, rservers, rn, rdisp, rbase, rmax, rfreed,
+          rslots, repoch, net, gheld, received, accepted>>
 
 -----------------------------------------------------------------------------
 (* Network helpers *)
@@ -114,8 +118,9 @@ AckMsg(c, r, s)           == [type |-> "ACK", client |-> c, rid |-> r, server |-
 SackMsg(c, r, s, miss)    == [type |-> "SACK", client |-> c, rid |-> r, server |-> s, missing |-> miss]
 ReplyMsg(c, r, s, np, d)  == [type |-> "REPLY", client |-> c, rid |-> r, server |-> s, npkts |-> np, digest |-> d]
 DropMsg(c, r, from)       == [type |-> "DROP", client |-> c, rid |-> r, from |-> from]
-FbMsg(s, c, r, form, n, served) ==
-    [type |-> "FEEDBACK", server |-> s, client |-> c, rid |-> r, form |-> form, n |-> n, served |-> served]
+FbMsg(s, c, r, form, n, served, epoch) ==
+    [type |-> "FEEDBACK", server |-> s, client |-> c, rid |-> r, form |-> form, n |-> n,
+     served |-> served, epoch |-> epoch]
 
 Msgs(t) == {m \in DOMAIN net : m.type = t}
 
@@ -125,6 +130,7 @@ Init ==
     /\ sreq = [s \in Servers |-> <<>>]
     /\ sn = [s \in Servers |-> 0]
     /\ sserved = [s \in Servers |-> 0]
+    /\ sepoch = [s \in Servers |-> 0]
     /\ rqueue = <<>>
     /\ rservers = {}
     /\ rn = [s \in Servers |-> 0]
@@ -133,8 +139,9 @@ Init ==
     /\ rmax = [s \in Servers |-> 0]
     /\ rfreed = [s \in Servers |-> 0]
     /\ rslots = [s \in Servers |-> {}]
+    /\ repoch = [s \in Servers |-> 0]
     /\ net = <<>>
-    /\ gserved = [s \in Servers |-> 0]
+    /\ gheld = [s \in Servers |-> {}]
     /\ received = {}
     /\ accepted = {}
 
@@ -194,7 +201,7 @@ ClientReceiveReply(c, rid, replyRid, server, digest) ==
     /\ SetReq(c, rid, [creq[Key(c, rid)] EXCEPT !.st = "replied", !.armed = FALSE])
     /\ accepted' = accepted \cup {[client |-> c, rid |-> rid, replyRid |-> replyRid,
                                    server |-> server, digest |-> digest]}
-    /\ UNCHANGED <<net, serverVars, routerVars, gserved, received>>
+    /\ UNCHANGED <<net, serverVars, routerVars, gheld, received>>
 
 (* A DROP for rid arrives (from the router, whose queue was full): the      *)
 (* request completes with an error.                                         *)
@@ -216,21 +223,50 @@ ClientTimeout(c, rid) ==
 (* ------------------------------ SERVER --------------------------------- *)
 
 (* The server announces itself to the router with a FEEDBACK that answers  *)
-(* no request (count form: its n and served count).  Either a heartbeat     *)
-(* (served is its current count; n may change) or a (re)start: a fresh     *)
-(* server with served = 0 that forgot every request it held.                *)
+(* no request (count form: its n, served count and incarnation), as a       *)
+(* heartbeat of a running server (served is its current count; n may        *)
+(* change; each heartbeat is a new copy, deliverable even if an equal one   *)
+(* was) or at a (re)start.  (Models without leave send an equal heartbeat   *)
+(* only once: the router has joined the server and a repeated count changes *)
+(* nothing, so the copies would only add states.)                           *)
+ServerHeartbeat(s, n) ==
+    /\ sn[s] # 0
+    /\ n \in Nat \ {0}
+    /\ LET fb == FbMsg(s, NoClient, 0, "count", n, sserved[s], sepoch[s])
+       IN IF ModelLeave
+          THEN net' = [m \in DOMAIN net \cup {fb} |-> IF m = fb THEN 0 ELSE net[m]]
+          ELSE Send({fb})
+    /\ sn' = [sn EXCEPT ![s] = n]
+    /\ UNCHANGED <<clientVars, sreq, sserved, sepoch, routerVars, ghostVars>>
+
+(* A (re)start: a new incarnation with served = 0 that forgot every request *)
+(* it held.  A (re)started server keeps quiet (ignores requests, sends      *)
+(* nothing) for longer than the router's silence timeout plus the longest   *)
+(* time a packet stays in flight, and announces at the end: by then the     *)
+(* router has dropped it from the eligible set, and every packet sent to    *)
+(* it or by it before is delivered or lost (the start retires them).        *)
+ServerStart(s, n) ==
+    /\ n \in Nat \ {0}
+    /\ s \notin rservers
+    /\ sreq' = [sreq EXCEPT ![s] = <<>>]
+    /\ sserved' = [sserved EXCEPT ![s] = 0]
+    /\ sepoch' = [sepoch EXCEPT ![s] = @ + 1]
+    /\ gheld' = [gheld EXCEPT ![s] = {}]
+    /\ LET fb == FbMsg(s, NoClient, 0, "count", n, 0, sepoch[s] + 1)
+           Old(m) == \/ m.type \in {"REQ0", "REQN"} /\ m.dst = s
+                     \/ m.type = "FEEDBACK" /\ m.server = s
+       IN net' = [m \in DOMAIN net \cup {fb} |->
+                    IF m \in DOMAIN net
+                    THEN IF Old(m) THEN MaxDeliveries ELSE net[m]
+                    ELSE 0]
+    /\ sn' = [sn EXCEPT ![s] = n]
+    /\ UNCHANGED <<clientVars, routerVars, received, accepted>>
+
+(* The announce event: a heartbeat, or a (re)start (served 0).             *)
 ServerAnnounce(s, router, n, served) ==
     /\ s \in Servers /\ router = Router
-    /\ n \in Nat \ {0}
-    /\ \/ /\ sn[s] # 0                     \* heartbeat of a running server
-          /\ served = sserved[s]
-          /\ UNCHANGED <<sreq, sserved>>
-       \/ /\ served = 0                    \* start or restart
-          /\ sreq' = [sreq EXCEPT ![s] = <<>>]
-          /\ sserved' = [sserved EXCEPT ![s] = 0]
-    /\ sn' = [sn EXCEPT ![s] = n]
-    /\ Send({FbMsg(s, NoClient, 0, "count", n, served)})
-    /\ UNCHANGED <<clientVars, routerVars, ghostVars>>
+    /\ \/ served = sserved[s] /\ ServerHeartbeat(s, n)
+       \/ served = 0 /\ ServerStart(s, n)
 
 Holds(s, c, r) == Key(c, r) \in DOMAIN sreq[s]
 SetSreq(s, c, r, rec) ==
@@ -254,7 +290,7 @@ ServerAck(s, client, rid, npkts) ==
              \/ /\ Holds(s, client, rid) /\ sreq[s][Key(client, rid)].st = "partial"
                 /\ UNCHANGED sreq
           /\ DeliverAndSend(m, {AckMsg(client, rid, s)})
-    /\ UNCHANGED <<clientVars, sn, sserved, routerVars, ghostVars>>
+    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, routerVars, ghostVars>>
 
 \* The REQn packets (c, rid) the server may have received: those sent to it.
 Arrived(s, c, r, i, d) == Sent(ReqnMsg(c, r, i, d, s))
@@ -291,7 +327,7 @@ ServerReceiveRequest(s, client, rid, npkts, digest) ==
           /\ UNCHANGED net
     /\ SetSreq(s, client, rid, [st |-> "queued", npkts |-> npkts, digest |-> digest])
     /\ received' = received \cup {<<s, client, rid>>}
-    /\ UNCHANGED <<clientVars, sn, sserved, routerVars, gserved, accepted>>
+    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, routerVars, gheld, accepted>>
 
 (* The handler finished a queued request: the server sends the reply (of   *)
 (* npkts packets, body digest) straight to the client and a FEEDBACK to the *)
@@ -307,9 +343,9 @@ ServerReply(s, client, rid, npkts, digest, served, n) ==
     /\ DelSreq(s, client, rid)
     /\ sserved' = [sserved EXCEPT ![s] = served]
     /\ \E form \in Forms :
-          Send({ReplyMsg(client, rid, s, npkts, digest), FbMsg(s, client, rid, form, n, served)})
-    /\ gserved' = [gserved EXCEPT ![s] = @ + 1]
-    /\ UNCHANGED <<clientVars, sn, routerVars, received, accepted>>
+          Send({ReplyMsg(client, rid, s, npkts, digest), FbMsg(s, client, rid, form, n, served, sepoch[s])})
+    /\ gheld' = [gheld EXCEPT ![s] = @ \ {Key(client, rid)}]
+    /\ UNCHANGED <<clientVars, sn, sepoch, routerVars, received, accepted>>
 
 (* The server gives up on a request it could not reassemble (its timer    *)
 (* fired after a few RTOs).  No FEEDBACK: the router learns of it only      *)
@@ -318,7 +354,7 @@ ServerGc(s, client, rid) ==
     /\ Holds(s, client, rid)
     /\ sreq[s][Key(client, rid)].st = "partial"
     /\ DelSreq(s, client, rid)
-    /\ UNCHANGED <<clientVars, sn, sserved, routerVars, net, ghostVars>>
+    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, routerVars, net, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* ------------------------------ ROUTER --------------------------------- *)
@@ -352,7 +388,7 @@ RouterEnqueue(client, rid, queued) ==
           /\ rqueue' = Append(rqueue, m)
     /\ queued = Len(rqueue) + 1
     /\ UNCHANGED <<clientVars, serverVars, rservers, rn, rdisp, rbase, rmax, rfreed, rslots,
-                   ghostVars>>
+                   repoch, ghostVars>>
 
 (* A REQ0 arrives while the central queue is full: the router answers DROP *)
 (* to the client.                                                           *)
@@ -385,8 +421,10 @@ RouterDispatch(client, rid, server, outstanding) ==
        /\ Send({[m EXCEPT !.dst = server]})
     /\ rdisp' = [rdisp EXCEPT ![server] = @ + 1]
     /\ rslots' = [rslots EXCEPT ![server] = @ \cup {Key(client, rid)}]
+    /\ gheld' = [gheld EXCEPT ![server] = @ \cup {Key(client, rid)}]
     /\ outstanding = Out(server) + 1
-    /\ UNCHANGED <<clientVars, serverVars, rservers, rn, rbase, rmax, rfreed, ghostVars>>
+    /\ UNCHANGED <<clientVars, serverVars, rservers, rn, rbase, rmax, rfreed, repoch,
+                   received, accepted>>
 
 (* How a FEEDBACK m from a known server s changes the router's view.  This *)
 (* is what the buggy variant R2P2BlindFeedback replaces.                   *)
@@ -406,25 +444,31 @@ OnFeedback(s, m) ==
     /\ rslots' = [rslots EXCEPT ![s] = @ \ {Key(m.client, m.rid)}]
     /\ UNCHANGED rdisp
 
-(* The router takes a FEEDBACK (or announce) from a server it knows.  A     *)
-(* count-form FEEDBACK also sets the server's n.  client and rid are those  *)
-(* the FEEDBACK names (NoClient and 0 for an announce), n and served those   *)
-(* it carries (a slot-form FEEDBACK carries neither: the event may report   *)
-(* anything there).  outstanding is the server's count afterwards.          *)
+(* The router takes a FEEDBACK (or announce) from an eligible server, of   *)
+(* the incarnation its account belongs to (a count-form FEEDBACK of an      *)
+(* older incarnation is ignored: no action; one of a newer incarnation is a *)
+(* RouterServerJoin).  A count-form FEEDBACK also sets the server's n.      *)
+(* client and rid are those the FEEDBACK names (NoClient and 0 for an       *)
+(* announce), n and served those it carries (a slot-form FEEDBACK carries   *)
+(* neither: the event may report anything there).  outstanding is the       *)
+(* server's count afterwards.                                               *)
 RouterFeedback(server, client, rid, form, n, served, outstanding) ==
     /\ server \in rservers
     /\ \E m \in Msgs("FEEDBACK") :
           /\ m.server = server /\ m.client = client /\ m.rid = rid /\ m.form = form
-          /\ form = "count" => (m.n = n /\ m.served = served)
+          /\ form = "count" => (m.n = n /\ m.served = served /\ m.epoch = repoch[server])
           /\ Deliverable(m)
           /\ Deliver(m)
           /\ OnFeedback(server, m)
-    /\ UNCHANGED <<clientVars, serverVars, rqueue, rservers, rbase, ghostVars>>
+    /\ UNCHANGED <<clientVars, serverVars, rqueue, rservers, rbase, repoch, ghostVars>>
     /\ outstanding = OutAfter(server)   \* (last: TLC needs the primed variables first)
 
 (* The router (a switch program) restarts: its soft state is gone, and it  *)
 (* rebuilds the eligible set from the servers' next FEEDBACKs.  REQ0s in   *)
-(* its queue are lost: their clients time out.                             *)
+(* its queue are lost: their clients time out.  The bound is about what    *)
+(* the router knows: requests an earlier router incarnation dispatched     *)
+(* leave gheld (JbsqBound is not checked on models with router restarts:   *)
+(* a served count cannot tell their serves from those of later requests).  *)
 RouterRestart ==
     /\ rqueue' = <<>>
     /\ rservers' = {}
@@ -434,37 +478,62 @@ RouterRestart ==
     /\ rmax' = [s \in Servers |-> 0]
     /\ rfreed' = [s \in Servers |-> 0]
     /\ rslots' = [s \in Servers |-> {}]
-    /\ UNCHANGED <<clientVars, serverVars, net, ghostVars>>
+    /\ repoch' = [s \in Servers |-> 0]
+    /\ gheld' = [s \in Servers |-> {}]
+    /\ UNCHANGED <<clientVars, serverVars, net, received, accepted>>
 
-(* A FEEDBACK (typically an announce) from a server the router does not     *)
-(* know: the server becomes eligible with the n it carries and nothing     *)
-(* outstanding; its served count becomes the base for later ones.          *)
-RouterServerJoin(server, n) ==
-    /\ server \in Servers \ rservers
+(* Whether FEEDBACK m opens a new account for server s: the router has     *)
+(* none (incarnation 0), or m is count-form and comes from a newer          *)
+(* incarnation than the account's.  (A slot-form FEEDBACK carries no        *)
+(* incarnation on the wire: a reference server that restarts keeps the      *)
+(* slots of the requests it lost.)                                          *)
+NewAccount(s, m) ==
+    \/ repoch[s] = 0
+    \/ m.form = "count" /\ m.epoch > repoch[s]
+
+(* A FEEDBACK (typically an announce) makes a server eligible (served is    *)
+(* its served count):                                                       *)
+(*  - fresh: a new account, with the n it carries, nothing outstanding and  *)
+(*    its served count as the base for later ones (a first join, or a new   *)
+(*    incarnation); the FEEDBACK is consumed;                               *)
+(*  - otherwise a server that left rejoins with its account as it was (its  *)
+(*    requests dispatched before the leave still count, n as the router    *)
+(*    knows it); the FEEDBACK is then taken by RouterFeedback.              *)
+RouterServerJoin(server, n, served, fresh) ==
     /\ n \in Nat \ {0}
     /\ \E m \in Msgs("FEEDBACK") :
-          /\ m.server = server /\ m.n = n
+          /\ m.server = server /\ m.served = served
           /\ Deliverable(m)
-          /\ Deliver(m)
-          /\ rbase' = [rbase EXCEPT ![server] = m.served]
-          /\ rmax' = [rmax EXCEPT ![server] = m.served]
+          /\ fresh = NewAccount(server, m)
+          /\ IF fresh
+             THEN /\ m.n = n
+                  /\ Deliver(m)
+                  /\ rn' = [rn EXCEPT ![server] = n]
+                  /\ rbase' = [rbase EXCEPT ![server] = m.served]
+                  /\ rmax' = [rmax EXCEPT ![server] = m.served]
+                  /\ rdisp' = [rdisp EXCEPT ![server] = 0]
+                  /\ rfreed' = [rfreed EXCEPT ![server] = 0]
+                  /\ rslots' = [rslots EXCEPT ![server] = {}]
+                  /\ repoch' = [repoch EXCEPT ![server] = m.epoch]
+             ELSE /\ server \notin rservers
+                  /\ m.epoch = repoch[server]
+                  /\ n = rn[server]
+                  /\ UNCHANGED <<net, rn, rbase, rmax, rdisp, rfreed, rslots, repoch>>
     /\ rservers' = rservers \cup {server}
-    /\ rn' = [rn EXCEPT ![server] = n]
-    /\ rdisp' = [rdisp EXCEPT ![server] = 0]
-    /\ rfreed' = [rfreed EXCEPT ![server] = 0]
-    /\ rslots' = [rslots EXCEPT ![server] = {}]
-    /\ gserved' = [gserved EXCEPT ![server] = 0]
-    /\ UNCHANGED <<clientVars, serverVars, rqueue, received, accepted>>
+    /\ UNCHANGED <<clientVars, serverVars, rqueue, ghostVars>>
 
-(* A server silent for too long leaves the eligible set; the router        *)
-(* forgets its outstanding requests.                                        *)
+(* A server silent for too long leaves the eligible set.  Its account stays *)
+(* as it is: a rejoin of the same incarnation continues it.  The buggy      *)
+(* variant R2P2ForgetOnLeave drops the account instead, so that the server  *)
+(* rejoins afresh while it still holds requests.                            *)
 RouterServerLeave(server) ==
     /\ server \in rservers
     /\ rservers' = rservers \ {server}
-    /\ rdisp' = [rdisp EXCEPT ![server] = 0]
-    /\ rfreed' = [rfreed EXCEPT ![server] = 0]
-    /\ rslots' = [rslots EXCEPT ![server] = {}]
-    /\ UNCHANGED <<clientVars, serverVars, rqueue, rn, rbase, rmax, net, ghostVars>>
+    /\ IF "ForgetOnLeave" \in Bugs
+       THEN repoch' = [repoch EXCEPT ![server] = 0]   \* BUG: the next FEEDBACK opens a new account
+       ELSE UNCHANGED repoch
+    /\ UNCHANGED <<clientVars, serverVars, rqueue, rn, rdisp, rbase, rmax, rfreed, rslots,
+                   net, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* ------------------------ the whole system ----------------------------- *)
@@ -483,8 +552,9 @@ ClientNext ==
 
 ServerNext ==
     \E s \in Servers :
-       \/ \E n \in NValues : ServerAnnounce(s, Router, n, sserved[s])
-       \/ (sn[s] = 0 \/ ModelRestarts) /\ \E n \in NValues : ServerAnnounce(s, Router, n, 0)
+       \/ \E n \in NValues : ServerHeartbeat(s, n)
+       \* (model checking: a server restarts at most once, so incarnations stay bounded)
+       \/ (sn[s] = 0 \/ (ModelRestarts /\ sepoch[s] < 2)) /\ \E n \in NValues : ServerStart(s, n)
        \/ \E m \in Msgs("REQ0") :
              /\ m.dst = s
              /\ \/ ServerAck(s, m.client, m.rid, m.npkts)
@@ -508,9 +578,10 @@ RouterNext ==
     \/ \E m \in Msgs("FEEDBACK") :
           \/ \E o \in {0} \cup 1..(rdisp[m.server] + 1) :
                 RouterFeedback(m.server, m.client, m.rid, m.form, m.n, m.served, o)
-          \/ RouterServerJoin(m.server, m.n)
+          \/ RouterServerJoin(m.server, IF NewAccount(m.server, m) THEN m.n ELSE rn[m.server],
+                                   m.served, NewAccount(m.server, m))
     \/ ModelLeave /\ \E s \in Servers : RouterServerLeave(s)
-    \/ ModelRestarts /\ RouterRestart
+    \/ ModelRouterRestarts /\ RouterRestart
 
 Next == ClientNext \/ ServerNext \/ RouterNext
 
@@ -533,6 +604,7 @@ TypeOK ==
           /\ creq[k].armed \in BOOLEAN
     /\ \A s \in Servers : \A k \in DOMAIN sreq[s] : sreq[s][k].st \in {"partial", "queued"}
     /\ sn \in [Servers -> Nat] /\ sserved \in [Servers -> Nat]
+    /\ sepoch \in [Servers -> Nat] /\ repoch \in [Servers -> Nat]
     /\ Len(rqueue) <= QueueCap
     /\ rservers \subseteq Servers
     /\ rdisp \in [Servers -> Nat] /\ rfreed \in [Servers -> Nat]
@@ -540,12 +612,12 @@ TypeOK ==
     /\ \A m \in DOMAIN net : net[m] \in 0..MaxDeliveries
     /\ received \subseteq Servers \X Clients \X RidRange
 
-(* JBSQ(n): since the router (re)admitted server s, the requests it         *)
-(* dispatched to s minus the requests s has served never exceed n.  This   *)
-(* is the thesis' own measure (outstanding = dispatched - served), computed *)
-(* from the truth (the server's replies), not from the router's estimate.  *)
+(* JBSQ(n): the requests the router dispatched to server s (since it opened *)
+(* s's account) that s has not answered never exceed n.  Computed from the *)
+(* truth (dispatches and the server's replies), not from the router's       *)
+(* estimate.                                                                *)
 JbsqBound ==
-    Policy = "JBSQ" => \A s \in rservers : rdisp[s] - gserved[s] <= rn[s]
+    Policy = "JBSQ" => \A s \in Servers : rn[s] # 0 => Cardinality(gheld[s]) <= rn[s]
 
 (* The router's own count never exceeds n either (what a trace shows).     *)
 RouterCountBound ==

@@ -8,6 +8,7 @@ describe('R2P2 spec models', () => {
   it.each([
     ['MCR2P2.tla', 'MC.cfg'],
     ['MCR2P2.tla', 'MCDup.cfg'],
+    ['MCR2P2.tla', 'MCLeave.cfg'],
   ])('%s with %s: every invariant holds', async (module, config) => {
     const r = await runTlc({ module: `${DIR}/${module}`, config: `${DIR}/${config}`, workers: 2, timeoutMs: 170_000 });
     expect(r.message ?? '').toBe('');
@@ -18,6 +19,7 @@ describe('R2P2 spec models', () => {
   it.each([
     ['R2P2BlindFeedback', 'JbsqBound'],
     ['R2P2PhantomReply', 'ReplyMatchesRequest'],
+    ['R2P2ForgetOnLeave', 'JbsqBound'],
   ])('%s violates %s with a counterexample', async (variant, invariant) => {
     const r = await runTlc({ module: `${DIR}/${variant}.tla`, config: `${DIR}/${variant}.cfg` });
     expect(r.outcome).toBe('invariant-violated');

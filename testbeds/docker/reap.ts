@@ -8,10 +8,12 @@ import { DockerError, docker, dockerSettled } from './cli.ts';
 
 export const LABEL = 'protocheck';
 export const RUN_LABEL = 'protocheck.run';
+/** The pid of the harness process that owns the run (objects of a dead owner are orphans). */
+export const OWNER_LABEL = 'protocheck.owner';
 
-/** The labels (`--label` values) of an object created for run `runId`. */
+/** The labels (`--label` values) of an object created for run `runId` by this process. */
 export function runLabels(runId: string): Record<string, string> {
-  return { [LABEL]: '1', [RUN_LABEL]: runId };
+  return { [LABEL]: '1', [RUN_LABEL]: runId, [OWNER_LABEL]: String(process.pid) };
 }
 
 /** `runLabels` as docker CLI arguments: `--label protocheck=1 --label protocheck.run=<runId>`. */
@@ -23,6 +25,7 @@ export interface LabelledContainer {
   readonly id: string;
   readonly name: string;
   readonly runId: string | undefined;
+  readonly owner: number | undefined;
   readonly state: string;
   /** Creation time, ms since the epoch. */
   readonly created: number;
@@ -32,6 +35,7 @@ export interface LabelledNetwork {
   readonly id: string;
   readonly name: string;
   readonly runId: string | undefined;
+  readonly owner: number | undefined;
   readonly created: number;
 }
 
@@ -105,6 +109,7 @@ export async function listLabelled(runId?: string): Promise<Labelled> {
       id: String(x.Id),
       name: String(x.Name ?? '').replace(/^\//, ''),
       runId: config.Labels?.[RUN_LABEL],
+      owner: ownerOf(config.Labels),
       state: state.Status ?? 'unknown',
       created: time(x.Created),
     };
@@ -113,6 +118,7 @@ export async function listLabelled(runId?: string): Promise<Labelled> {
     id: String(x.Id),
     name: String(x.Name ?? ''),
     runId: (x.Labels as Record<string, string> | null | undefined)?.[RUN_LABEL],
+    owner: ownerOf(x.Labels as Record<string, string> | null | undefined),
     created: time(x.Created),
   }));
   return { containers, networks };
@@ -167,4 +173,31 @@ export async function reapAll(o: ReapAllOptions = {}): Promise<ReapResult> {
   const keep = (x: { runId: string | undefined; created: number }): boolean =>
     (x.runId !== undefined && except.has(x.runId)) || (o.olderThanMs !== undefined && now - x.created < o.olderThanMs);
   return removeAll(l.containers.filter((x) => !keep(x)), l.networks.filter((x) => !keep(x)));
+}
+
+function ownerOf(labels: Record<string, string> | null | undefined): number | undefined {
+  const v = Number(labels?.[OWNER_LABEL]);
+  return Number.isInteger(v) && v > 0 ? v : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Removes what runs of harness processes that are gone left behind (a harness killed with SIGKILL
+ * cannot clean up): objects whose owner pid is not alive on this host, and objects without an
+ * owner label older than `olderThanMs` (default 10 min). Live runs of other harnesses are spared.
+ */
+export async function reapOrphans(olderThanMs = 600_000): Promise<ReapResult> {
+  const l = await listLabelled();
+  const now = Date.now();
+  const orphan = (x: { owner: number | undefined; created: number }): boolean =>
+    x.owner !== undefined ? x.owner !== process.pid && !alive(x.owner) : now - x.created >= olderThanMs;
+  return removeAll(l.containers.filter(orphan), l.networks.filter(orphan));
 }

@@ -1,7 +1,9 @@
 /**
  * `protocheck bench` (what `npm run bench` runs): simulator throughput and the time each seeded
- * bug takes to be found, as medians over several campaign seeds. Figures from one run on one
- * machine; compare ratios, not absolute times, across machines.
+ * bug takes to be found, as medians over several campaign seeds; then, when a Docker engine
+ * answers, the docker testbed's costs: the time to bring up a 5-node cluster (a container per
+ * node, every agent answering), and the per-run overhead of docker over sim for one scenario.
+ * Figures from one run on one machine; compare ratios, not absolute times, across machines.
  */
 import fc from 'fast-check';
 import { EXIT } from '../main.ts';
@@ -10,22 +12,30 @@ import { protocols } from '../../protocols/index.ts';
 import { runScenario } from '../../run/run-scenario.ts';
 import { runCampaign } from '../../run/campaign.ts';
 import { createTestbed } from '../../../testbeds/index.ts';
+import type { Testbed } from '../../../testbeds/testbed.ts';
 import { table } from '../../report/format.ts';
+import { R2P2_ROLE_NAMES } from '../../protocols/r2p2/index.ts';
 
-const HELP = `usage: protocheck bench [--scenarios N] [--seeds K] [--max-runs M]
+const HELP = `usage: protocheck bench [--scenarios N] [--seeds K] [--max-runs M] [--docker-reps R] [--no-docker]
 
 Simulator throughput over N generated scenarios per protocol (default 300), then for every seeded
 bug the campaign runs and wall time until the bug is found, median over K seeds (default 5),
-giving up after M runs (default 1000).`;
+giving up after M runs (default 1000).
+
+Docker (when an engine answers \`docker info\`; --no-docker skips it): the time to bring up a
+5-node cluster until every agent answers, and one fixed scenario per protocol run R times on sim
+and on docker (default 3): the wall-time ratio docker/sim and the docker run's breakdown, medians.`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
-    scenarios: { type: 'string' }, seeds: { type: 'string' }, 'max-runs': { type: 'string' }, help: { type: 'boolean' },
+    scenarios: { type: 'string' }, seeds: { type: 'string' }, 'max-runs': { type: 'string' },
+    'docker-reps': { type: 'string' }, 'no-docker': { type: 'boolean' }, help: { type: 'boolean' },
   });
   if (values.help) return console.log(HELP), EXIT.ok;
   const n = intOption(values.scenarios, 'scenarios', 300);
   const seeds = intOption(values.seeds, 'seeds', 5);
   const maxRuns = intOption(values['max-runs'], 'max-runs', 1000);
+  const dockerReps = Math.max(1, intOption(values['docker-reps'], 'docker-reps', 3));
   const sim = await createTestbed('sim');
 
   const throughput: string[][] = [];
@@ -74,8 +84,123 @@ export async function run(args: string[]): Promise<number> {
   }
   console.log(`\nTime to detect each seeded bug on sim (median over ${seeds} seeds, no shrinking, at most ${maxRuns} runs):`);
   console.log(table(['protocol', 'bug', 'runs', 'ms', 'found'], detect));
+
+  let code: number = EXIT.ok;
+  if (values['no-docker']) {
+    console.log('\nDocker figures skipped: --no-docker.');
+  } else {
+    code = await benchDocker(sim, dockerReps);
+  }
   await sim.close?.();
-  return EXIT.ok;
+  return code;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Docker
+
+/** Figures of the docker testbed; one line saying why when they cannot be measured. */
+async function benchDocker(sim: Testbed, reps: number): Promise<number> {
+  const { engineAvailable } = await import('../../../testbeds/docker/engine.ts');
+  if (!(await engineAvailable())) {
+    console.log('\nDocker figures skipped: no Docker engine answers `docker info` (start one with `bash ci/docker-engine.sh`).');
+    return EXIT.ok;
+  }
+  try {
+    await benchClusterUp(reps);
+    await benchDockerVsSim(sim, reps);
+    return EXIT.ok;
+  } catch (err) {
+    console.log(`\nDocker figures failed: ${(err as Error).message}`);
+    return EXIT.inconclusive;
+  }
+}
+
+/** (a) A 5-node cluster (switch + 2 clients + 2 servers): up until every agent answers `info()`, then torn down. */
+async function benchClusterUp(reps: number): Promise<void> {
+  const { DockerTestbed, startCluster, SWITCH_PORT } = await import('../../../testbeds/docker/docker.ts');
+  const { ensureNodeImageInfo } = await import('../../../testbeds/docker/image.ts');
+  const { reapOrphans, reapRun } = await import('../../../testbeds/docker/reap.ts');
+  await reapOrphans();
+  // The image is built (or found) once up front, so the figures below are a warm start.
+  const image = await ensureNodeImageInfo();
+  const tb = new DockerTestbed();
+  const up: number[] = [];
+  const down: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const addrs = tb.assignAddresses([
+      { id: 'switch', placement: 'switch', port: SWITCH_PORT },
+      { id: 'client1', placement: 'host', port: 7000 }, { id: 'client2', placement: 'host', port: 7000 },
+      { id: 'server1', placement: 'host', port: 8000 }, { id: 'server2', placement: 'host', port: 8000 },
+    ]);
+    const ip = (id: string): string => addrs[id]!.slice(0, addrs[id]!.lastIndexOf(':'));
+    const prefix = ip('switch').split('.').slice(0, 3).join('.');
+    const t0 = performance.now();
+    const cluster = await startCluster(prefix, [
+      { id: 'switch', ip: ip('switch'), roles: ['switch'] },
+      { id: 'client1', ip: ip('client1'), roles: [R2P2_ROLE_NAMES.client] },
+      { id: 'client2', ip: ip('client2'), roles: [R2P2_ROLE_NAMES.client] },
+      { id: 'server1', ip: ip('server1'), roles: [R2P2_ROLE_NAMES.server] },
+      { id: 'server2', ip: ip('server2'), roles: [R2P2_ROLE_NAMES.server] },
+    ]);
+    try {
+      await Promise.all([...cluster.agents.values()].map((a) => a.info()));
+      up.push(performance.now() - t0);
+    } finally {
+      const t1 = performance.now();
+      await reapRun(cluster.runId);
+      down.push(performance.now() - t1);
+    }
+  }
+  console.log(`\nDocker cluster bring-up (5 containers: switch, 2 clients, 2 servers; median of ${reps}; image ${image.tag} ` +
+    `${image.built ? 'built' : 'present'}, checked in ${image.ms.toFixed(0)} ms):`);
+  console.log(table(['containers', 'up until every agent answers (ms)', 'teardown (ms)', 'up, each run (ms)'], [
+    ['5', median(up).toFixed(0), median(down).toFixed(0), up.map((x) => x.toFixed(0)).join(', ')],
+  ]));
+}
+
+/** (b) One fixed scenario per protocol (generated for docker, seed 7), `reps` times on sim and on docker. */
+async function benchDockerVsSim(sim: Testbed, reps: number): Promise<void> {
+  const docker = await createTestbed('docker');
+  const rows: string[][] = [];
+  const breakdown: string[][] = [];
+  try {
+    for (const protocol of Object.values(protocols)) {
+      const [scenario] = fc.sample(protocol.scenarios({ testbed: 'docker', hostFaults: true }), { numRuns: 1, seed: 7 });
+      const simMs: number[] = [];
+      const dockerMs: number[] = [];
+      const parts: Record<'clusterUpMs' | 'startupMs' | 'runMs' | 'teardownMs', number[]> = { clusterUpMs: [], startupMs: [], runMs: [], teardownMs: [] };
+      let violations = 0;
+      for (let i = 0; i < reps; i++) {
+        let t0 = performance.now();
+        const s = await runScenario(protocol, scenario!, sim);
+        simMs.push(performance.now() - t0);
+        t0 = performance.now();
+        const d = await runScenario(protocol, scenario!, docker);
+        dockerMs.push(performance.now() - t0);
+        violations += s.violations.length + d.violations.length;
+        const st = d.stats as { clusterUpMs?: number; startupMs?: number; teardownMs?: number } | undefined;
+        parts.clusterUpMs.push(st?.clusterUpMs ?? NaN);
+        parts.startupMs.push(st?.startupMs ?? NaN);
+        parts.teardownMs.push(st?.teardownMs ?? NaN);
+        parts.runMs.push(d.wallMs);
+      }
+      rows.push([
+        protocol.name, `${(scenario!.duration / 1e6).toFixed(2)} s`, median(simMs).toFixed(1), median(dockerMs).toFixed(0),
+        `${(median(dockerMs) / median(simMs)).toFixed(0)}x`, String(violations),
+      ]);
+      breakdown.push([
+        protocol.name, median(parts.clusterUpMs).toFixed(0), median(parts.startupMs).toFixed(0), median(parts.runMs).toFixed(0),
+        median(parts.teardownMs).toFixed(0), median(dockerMs).toFixed(0),
+      ]);
+    }
+  } finally {
+    await docker.close?.();
+  }
+  console.log(`\nPer-run overhead of docker over sim (one scenario generated for docker, seed 7; wall time of a whole run ` +
+    `with its checks, median of ${reps}; docker/sim is the ratio of the medians):`);
+  console.log(table(['protocol', 'scenario', 'sim ms', 'docker ms', 'docker/sim', 'violations'], rows));
+  console.log('\nDocker run breakdown (median ms; "run" is the testbed\'s own wallMs: start-up + scenario + stop):');
+  console.log(table(['protocol', 'clusterUp', 'startup (in run)', 'run', 'teardown', 'total'], breakdown));
 }
 
 function median(xs: number[]): number {

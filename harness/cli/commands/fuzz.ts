@@ -7,8 +7,9 @@ import { runCampaign, type CampaignResult } from '../../run/campaign.ts';
 import { formatCampaign } from '../../report/format.ts';
 import { createTestbed } from '../../../testbeds/index.ts';
 
-const HELP = `usage: protocheck fuzz <protocol> [--testbed sim|local] [--runs N] [--seed S]
+const HELP = `usage: protocheck fuzz <protocol> [--testbed sim|local|docker|hardware] [--runs N] [--seed S]
                         [--bugs name,name] [--no-host-faults] [--tlc-sample F] [--out DIR]
+                        [--inventory FILE]  (hardware: the lab inventory)
 
 Generates scenarios with fast-check and runs each on the testbed; every trace is checked by the
 XState monitors and the property checkers, failing traces and a sample of passing ones (fraction
@@ -24,11 +25,12 @@ export async function run(args: string[]): Promise<number> {
     'no-host-faults': { type: 'boolean' },
     'tlc-sample': { type: 'string' },
     out: { type: 'string', default: 'out/replays' },
+    inventory: { type: 'string' },
     help: { type: 'boolean' },
   });
   if (values.help) return console.log(HELP), EXIT.ok;
   const protocol = findProtocol(positionals[0]);
-  const testbed = await createTestbed(values.testbed!);
+  const testbed = await createTestbed(values.testbed!, { inventory: values.inventory });
   const runs = intOption(values.runs, 'runs', testbed.name === 'sim' ? 200 : 10);
   const seed = intOption(values.seed, 'seed', Date.now() % 1_000_000);
   const bugs = listOption(values.bugs);

@@ -93,13 +93,22 @@ describe('r2p2 protocol definition', () => {
     const addrs = addrsOf(base);
     const send = (t: number): TraceEvent =>
       ({ t, node: 'client1', action: 'ClientSend', rid: 1, policy: 'LB_ROUTE', npkts: 1, size: 10, digest: 'd' }) as TraceEvent;
-    const trace = [send(10), send(2_000)];
-    const run = (s: R2p2Scenario) => {
+    // the testbed's annotations of the crash and the restart (the monitor takes crashes from these)
+    const host = (t: number, action: 'HostCrash' | 'HostRestart'): TraceEvent =>
+      ({ t, node: 'client1', action, ...(action === 'HostCrash' ? { reason: 'fault' } : {}) }) as TraceEvent;
+    const crashed = [send(10), host(1_000, 'HostCrash'), host(1_500, 'HostRestart'), send(2_000)];
+    const run = (s: R2p2Scenario, trace: TraceEvent[]) => {
       const m = r2p2.monitor(s, addrs);
       return trace.flatMap((e, i) => m.observe(i, e) ?? []);
     };
-    expect(run({ ...base, faults: [{ at: 1_000, kind: 'crash', node: 'client1' }, { at: 1_500, kind: 'restart', node: 'client1' }] }))
-      .toEqual([]);
-    expect(run(base)).toHaveLength(1);
+    const faults = [{ at: 1_000, kind: 'crash' as const, node: 'client1' }, { at: 1_500, kind: 'restart' as const, node: 'client1' }];
+    expect(run({ ...base, faults }, crashed)).toEqual([]);
+    // either annotation alone makes the client's next rid 1 a fresh request
+    expect(run(base, crashed.filter((e) => e.action !== 'HostRestart'))).toEqual([]);
+    expect(run(base, crashed.filter((e) => e.action !== 'HostCrash'))).toEqual([]);
+    // without the annotations, rid 1 sent again while still pending is a violation, whatever the scenario's faults
+    const plain = [send(10), send(2_000)];
+    expect(run(base, plain)).toHaveLength(1);
+    expect(run({ ...base, faults }, plain)).toHaveLength(1);
   });
 });

@@ -37,7 +37,9 @@ const ev = (t: number, node: string, action: string, fields: Fields = {}): Trace
 
 // Building blocks of a trace ------------------------------------------------------------------
 const announce = (t: number, s: string, served = 0, n = 1) => ev(t, s, 'ServerAnnounce', { router: R, n, served });
-const join = (t: number, s: string, n = 1) => ev(t, 'router', 'RouterServerJoin', { server: s, n });
+/** `fresh`: a new account (first join, new incarnation); else a rejoin after a leave, followed by a RouterFeedback. */
+const join = (t: number, s: string, n = 1, served = 0, fresh = true) =>
+  ({ t, node: 'router', action: 'RouterServerJoin', server: s, n, served, fresh }) as TraceEvent;
 const leave = (t: number, s: string) => ev(t, 'router', 'RouterServerLeave', { server: s });
 const send = (t: number, c: string, rid: number, digest: string, npkts = 1) =>
   ev(t, c, 'ClientSend', { rid, policy: 'LB_ROUTE', npkts, size: npkts === 1 ? 100 : 3000, digest });
@@ -54,6 +56,10 @@ const feedback = (t: number, s: string, c: string, rid: number, served: number, 
   ev(t, 'router', 'RouterFeedback', { server: s, client: c, rid, form, n: 1, served, outstanding });
 const timeout = (t: number, c: string, rid: number) => ev(t, c, 'ClientTimeout', { rid });
 const drop = (t: number, c: string, rid: number) => ev(t, c, 'ClientReceiveDrop', { rid, from: R });
+// The testbed's annotations of a node really gone, and back with a fresh core (the checkers take crashes from these).
+const crash = (t: number, node: string) => ev(t, node, 'HostCrash', { reason: 'fault' });
+const restart = (t: number, node: string) => ev(t, node, 'HostRestart');
+const withoutHostEvents = (trace: TraceEvent[]) => trace.filter((e) => !e.action.startsWith('Host'));
 
 /** One full request: send, router, server, reply, FEEDBACK; `served` is the server's count after it. */
 function rpc(t: number, c: 'client1' | 'client2', rid: number, s: 'server1' | 'server2', served: number, outstandingAfterDispatch = 1): TraceEvent[] {
@@ -218,39 +224,68 @@ describe('jbsq-bound', () => {
   });
 
   it('passes with slot-form FEEDBACK, a server that left and rejoined, and a restarted server', () => {
-    const faults: Fault[] = [{ at: 1_000, kind: 'crash', node: 'server1' }, { at: 2_000, kind: 'restart', node: 'server1' }];
     const trace = [
       ...start,
       dispatch(100, C1, 1, S1, 1), receive(110, 'server1', C1, 1, 'a'), reply(200, 'server1', C1, 1, 'ra', 1),
       feedback(210, S1, C1, 1, 1, 0, 'slot'),
       dispatch(300, C1, 2, S1, 1), // the server crashes with it queued
-      announce(2_000, 'server1', 0), feedback(2_010, S1, NOBODY, 0, 0, 0), // restarted: lower count, nothing held
-      dispatch(2_020, C1, 3, S1, 1),
-      leave(9_000, S1), announce(9_500, 'server1', 0), join(9_510, S1),
+      crash(1_000, 'server1'), leave(1_500, S1), restart(2_000, 'server1'),
+      // the new incarnation announces served 0 after its quiet period: a new account, it holds nothing
+      announce(2_500, 'server1', 0), join(2_510, S1, 1, 0, true),
+      dispatch(2_520, C1, 3, S1, 1), receive(2_530, 'server1', C1, 3, 'c'), reply(2_600, 'server1', C1, 3, 'rc', 1),
+      feedback(2_610, S1, C1, 3, 1, 0),
+      // silent for too long: it leaves, then rejoins with its account as it was (served 1, nothing held)
+      leave(9_000, S1), announce(9_500, 'server1', 1), join(9_510, S1, 1, 1, false), feedback(9_510, S1, NOBODY, 0, 1, 0),
       dispatch(9_520, C2, 1, S1, 1),
     ];
-    expect(check(trace, scenario({ faults }))).toEqual([]);
+    expect(check(trace)).toEqual([]);
+    // the crash is known from the trace's HostCrash: without it, rid 2 is still held at the first dispatch after the rejoin
+    const vs = check(withoutHostEvents(trace));
+    expect(names(vs)).toEqual(['jbsq-bound']);
+    expect(vs[0]).toMatchObject({ events: [10, 6] });
   });
 
-  it('counts as the router does across a leave: a request served after the rejoin frees a later slot', () => {
-    const trace = [
+  it('keeps the dispatches across a leave: a request dispatched before the leave still counts after the rejoin', () => {
+    const held = [
       ...start,
       dispatch(100, C1, 1, S1, 1), receive(110, 'server1', C1, 1, 'a'), // then the server is paused, and leaves
-      leave(5_000, S1), announce(6_000, 'server1', 0), join(6_000, S1), // resumed: base count 0
-      reply(6_100, 'server1', C1, 1, 'ra', 1), feedback(6_100, S1, C1, 1, 1, 0), // served 1 since the join
-      dispatch(6_200, C2, 1, S1, 1), // dispatched 1 − served 1: nothing outstanding in the router's count
-      dispatch(6_300, C2, 2, S1, 1),
+      leave(5_000, S1), announce(6_000, 'server1', 0), join(6_000, S1, 1, 0, false), // resumed: the same incarnation rejoins
+      feedback(6_000, S1, NOBODY, 0, 0, 1), // its heartbeat, taken as a FEEDBACK: rid 1 is still outstanding
     ];
-    expect(check(trace)).toEqual([]);
-    // but the base is the count the server had when it joined: what it served before is not counted
+    // a dispatch that makes two outstanding with n = 1 breaks the bound (whatever the event claims)
+    expect(check([...held, dispatch(6_200, C2, 1, S1, 1)])).toMatchObject([{ check: 'jbsq-bound', events: [8, 2] }]);
+    // once the pre-leave request is served and its FEEDBACK counted, its slot is free
+    expect(check([
+      ...held,
+      reply(6_100, 'server1', C1, 1, 'ra', 1), feedback(6_100, S1, C1, 1, 1, 0),
+      dispatch(6_200, C2, 1, S1, 1),
+    ])).toEqual([]);
+    // a serve before the leave whose FEEDBACK was lost is acknowledged by the rejoining count, once only
     const before = [
       ...start,
-      dispatch(100, C1, 1, S1, 1), receive(110, 'server1', C1, 1, 'a'), reply(200, 'server1', C1, 1, 'ra', 1),
-      leave(5_000, S1), announce(6_000, 'server1', 1), join(6_000, S1),
-      feedback(6_100, S1, NOBODY, 0, 1, 0),
+      dispatch(100, C1, 1, S1, 1), receive(110, 'server1', C1, 1, 'a'), reply(200, 'server1', C1, 1, 'ra', 1), // FEEDBACK lost
+      leave(5_000, S1), announce(6_000, 'server1', 1), join(6_000, S1, 1, 1, false),
+      feedback(6_000, S1, NOBODY, 0, 1, 0),
       dispatch(6_200, C2, 1, S1, 1), dispatch(6_300, C2, 2, S1, 1),
     ];
+    expect(check(before.slice(0, -1))).toEqual([]);
     expect(check(before)).toMatchObject([{ check: 'jbsq-bound', events: [10, 9] }]);
+  });
+
+  it('catches the router-forgets-on-leave defect: a live server rejoined afresh while it holds a request', () => {
+    const trace = [
+      ...start,
+      dispatch(100, C1, 1, S1, 1), receive(110, 'server1', C1, 1, 'a'), // paused with rid 1 held: it leaves
+      leave(5_000, S1), announce(6_000, 'server1', 0),
+      join(6_000, S1, 1, 0, true), // buggy: a new account for the same incarnation, counted from zero
+      dispatch(6_100, C2, 1, S1, 1), // the router counts 1 outstanding; the server has 2
+    ];
+    expect(check(trace)).toMatchObject([{ check: 'jbsq-bound', events: [7, 2] }]);
+    // scenario faults alone do not make it another incarnation: the trace's HostCrash does
+    const faults: Fault[] = [{ at: 1_000, kind: 'crash', node: 'server1' }, { at: 2_000, kind: 'restart', node: 'server1' }];
+    expect(check(trace, scenario({ faults }))).toHaveLength(1);
+    const restarted = [...trace.slice(0, 4), crash(1_000, 'server1'), restart(2_000, 'server1'), ...trace.slice(4)];
+    expect(check(restarted, scenario({ faults }))).toEqual([]);
   });
 
   it('does not trust a lower count from the same incarnation (reordered FEEDBACK is not a restart)', () => {
@@ -267,9 +302,15 @@ describe('jbsq-bound', () => {
 
   it('forgets everything when the router crashes', () => {
     const faults: Fault[] = [{ at: 1_000, kind: 'crash', node: 'router' }, { at: 2_000, kind: 'restart', node: 'router' }];
-    const trace = [...start, dispatch(100, C1, 1, S1, 1), dispatch(2_200, C1, 2, S1, 1)];
+    const trace = [
+      ...start, dispatch(100, C1, 1, S1, 1),
+      crash(1_000, 'router'), restart(2_000, 'router'),
+      announce(2_100, 'server1', 0), join(2_100, S1), // the new router opens a new account
+      dispatch(2_200, C1, 2, S1, 1),
+    ];
     expect(check(trace, scenario({ faults }))).toEqual([]);
-    expect(check(trace)).toHaveLength(1);
+    // the crash is the trace's HostCrash, not the scenario's fault
+    expect(check(withoutHostEvents(trace), scenario({ faults }))).toMatchObject([{ check: 'jbsq-bound', events: [5, 2] }]);
   });
 
   it('is not checked under other policies', () => {
@@ -311,10 +352,13 @@ describe('no-silent-loss', () => {
     const faults: Fault[] = [{ at: 1_000, kind: 'crash', node: 'client2' }, { at: 2_000, kind: 'restart', node: 'client2' }];
     const trace = [
       send(100, 'client2', 1, 'a'), // lost in the crash
+      crash(1_000, 'client2'), restart(2_000, 'client2'),
       send(3_000, 'client2', 1, 'b'), drop(3_100, 'client2', 1), // the restarted client reuses rid 1
       send(end - timeoutUs + 1, 'client1', 1, 'c'),
     ];
     expect(check(trace, scenario({ faults }))).toEqual([]);
+    // the crash is the trace's HostCrash, not the scenario's fault
+    expect(check(withoutHostEvents(trace), scenario({ faults }))).toMatchObject([{ check: 'no-silent-loss', events: [0] }]);
   });
 
   it('extends the deadline by the time the client was paused', () => {
@@ -368,9 +412,13 @@ describe('at-most-one-reply', () => {
 
   it('fails when a restarted server replies to a request only its previous incarnation received', () => {
     const faults: Fault[] = [{ at: 1_000, kind: 'crash', node: 'server1' }, { at: 2_000, kind: 'restart', node: 'server1' }];
-    const trace = [receive(500, 'server1', C1, 1, 'a'), reply(3_000, 'server1', C1, 1, 'r', 1)];
-    expect(check(trace, scenario({ faults }))).toMatchObject([{ check: 'at-most-one-reply', events: [1] }]);
-    expect(check(trace)).toEqual([]);
+    const trace = [
+      receive(500, 'server1', C1, 1, 'a'), crash(1_000, 'server1'), restart(2_000, 'server1'),
+      reply(3_000, 'server1', C1, 1, 'r', 1),
+    ];
+    expect(check(trace, scenario({ faults }))).toMatchObject([{ check: 'at-most-one-reply', events: [3] }]);
+    // without the trace's HostCrash it is the same incarnation, whatever the scenario's faults
+    expect(check(withoutHostEvents(trace), scenario({ faults }))).toEqual([]);
   });
 
   it('allows one reply per receipt (a request received twice, e.g. by two servers or again later)', () => {

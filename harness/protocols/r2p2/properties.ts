@@ -7,8 +7,9 @@
  * Nodes vs. addresses: events carry `node` (a node id such as `client1`) and name peers by address
  * (`client`, `server` fields); `addrs` maps ids to addresses.
  *
- * Crashes (scenario faults) end a node's incarnation: a fresh core remembers nothing. An event at
- * time t belongs to the incarnation after every crash of its node with `at < t`.
+ * Crashes (the trace's `HostCrash` annotations, stamped once the node is really gone) end a node's
+ * incarnation: a fresh core remembers nothing. An event at time t belongs to the incarnation after
+ * every crash of its node before t.
  */
 import type { Addr, NodeId } from '../../../impl/core.ts';
 import { R2P2_ACTIONS, type R2p2TraceBody } from '../../../impl/r2p2/actions.ts';
@@ -31,14 +32,17 @@ export function r2p2Events(trace: Trace): { i: number; e: R2p2Event }[] {
 
 const key = (a: string | number, b: string | number): string => `${a}|${b}`;
 
-/** Crash times per node, ascending. */
-function crashTimes(scenario: R2p2Scenario): Map<NodeId, number[]> {
+/**
+ * Crash times per node, ascending: the trace's `HostCrash` annotations (a scheduled crash, or a
+ * core that threw), which every testbed stamps when the node is really gone.
+ */
+function crashTimes(trace: Trace): Map<NodeId, number[]> {
   const m = new Map<NodeId, number[]>();
-  for (const f of scenario.faults) {
-    if (f.kind !== 'crash') continue;
-    const l = m.get(f.node) ?? [];
-    l.push(f.at);
-    m.set(f.node, l);
+  for (const e of trace) {
+    if (e.action !== 'HostCrash') continue;
+    const l = m.get(e.node) ?? [];
+    l.push(e.t);
+    m.set(e.node, l);
   }
   for (const l of m.values()) l.sort((a, b) => a - b);
   return m;
@@ -48,8 +52,8 @@ function crashTimes(scenario: R2p2Scenario): Map<NodeId, number[]> {
  * Calls `reset(node)` once for every crash of `node`, just before the first event after it;
  * `before(t)` must be called with each event's time, in trace order.
  */
-function crashTracker(scenario: R2p2Scenario, reset: (node: NodeId) => void) {
-  const pending = [...crashTimes(scenario)].flatMap(([node, ts]) => ts.map((at) => ({ node, at })));
+function crashTracker(trace: Trace, reset: (node: NodeId) => void) {
+  const pending = [...crashTimes(trace)].flatMap(([node, ts]) => ts.map((at) => ({ node, at })));
   pending.sort((a, b) => a.at - b.at);
   let next = 0;
   return {
@@ -75,7 +79,7 @@ export const replyMatchesRequest: PropertyChecker<R2p2Scenario> = {
     const out: Violation[] = [];
     const lastSend = new Map<string, number>(); // client node|rid → index of its latest ClientSend
     const serverReplies = new Map<string, { i: number; digest: string; server: Addr }[]>(); // client addr|rid → ServerReply
-    const tracker = crashTracker(scenario, (node) => {
+    const tracker = crashTracker(trace, (node) => {
       for (const k of [...lastSend.keys()]) if (k.startsWith(`${node}|`)) lastSend.delete(k);
     });
     for (const { i, e } of r2p2Events(trace)) {
@@ -129,8 +133,10 @@ interface ServeRecord {
 
 /**
  * `jbsq-bound` recomputes the router's view without trusting its numbers:
- * - per server (address), the dispatches since it joined (RouterServerJoin), forgotten on
- *   RouterServerLeave and when the router crashes;
+ * - per server (address), the dispatches since the router first heard from the server's current
+ *   incarnation (RouterServerJoin), kept across RouterServerLeave (a rejoin of the same incarnation,
+ *   as the trace's crashes tell, continues them whatever the event says), forgotten when the
+ *   router crashes;
  * - the server's own events number what it is done with: ServerReply carries its served count,
  *   ServerGc counts one more; a server crash starts a new incarnation counting from 0;
  * - a RouterFeedback acknowledges the serve it names (once: a duplicate acknowledges nothing), and
@@ -138,12 +144,12 @@ interface ServeRecord {
  *   covered by later counts). The count is taken from the named ServerReply (or, for an announce,
  *   bounded by the server's ServerAnnounce events), not from the router's event;
  * - an acknowledged serve removes its dispatch; in count form a serve whose dispatch is not live
- *   (dispatched before the server left and rejoined) still frees one slot, now or for the next
+ *   (dispatched by an earlier router incarnation) still frees one slot, now or for the next
  *   dispatch, as the router's max(0, dispatched − served) arithmetic does (the spec's `Out(s)`);
  *   in slot form it frees only its own;
- * - on RouterServerJoin the count of the server's latest message (the one that made it join) is
- *   the base: serves up to it are never counted;
- * - the first count FEEDBACK from a new incarnation of a crashed server (scenario faults tell
+ * - on the RouterServerJoin of a first join or a new incarnation the count of the server's latest
+ *   message (the one that made it join) is the base: serves up to it are never counted;
+ * - the first count FEEDBACK from a new incarnation of a crashed server (the trace's crashes tell
  *   incarnations apart) resets the server's dispatches: the restarted server holds nothing. A
  *   lower count from the same incarnation (a reordered or duplicated old FEEDBACK) resets nothing.
  */
@@ -159,7 +165,7 @@ export const jbsqBound: PropertyChecker<R2p2Scenario> = {
     const bound = scenario.topology.router.n;
     const out: Violation[] = [];
     const nodeOf = new Map<Addr, NodeId>(Object.entries(addrs).map(([n, a]) => [a, n]));
-    const crashes = crashTimes(scenario);
+    const crashes = crashTimes(trace);
     const incarnationAt = (node: NodeId, t: number): number => (crashes.get(node) ?? []).filter((at) => at < t).length;
     /** The router's view: per server address, the dispatches not yet acknowledged (oldest first). */
     const live = new Map<Addr, DispatchEntry[]>();
@@ -171,8 +177,21 @@ export const jbsqBound: PropertyChecker<R2p2Scenario> = {
     const serves = new Map<NodeId, ServeRecord[]>();
     /** served: last count (replies and GCs); announced: highest announce; sent: count in its latest message. */
     const counter = new Map<NodeId, { incarnation: number; served: number; announced: number; sent: number }>();
+    /** Per server node: the counts its FEEDBACKs carried (announces and replies), with the sender's incarnation. */
+    const sentCounts = new Map<NodeId, { served: number; incarnation: number }[]>();
+    const noteSent = (node: NodeId, served: number, incarnation: number): void => {
+      const l = sentCounts.get(node) ?? [];
+      l.push({ served, incarnation });
+      sentCounts.set(node, l);
+    };
+    /**
+     * The incarnation that sent a FEEDBACK with this count: the latest that sent it (a FEEDBACK the
+     * router takes after a crash may come from the crashed incarnation). Undefined: never sent.
+     */
+    const senderOf = (node: NodeId, served: unknown): number | undefined =>
+      [...(sentCounts.get(node) ?? [])].reverse().find((m) => m.served === served)?.incarnation;
     const routerNodes = new Set<NodeId>([ROUTER_NODE]);
-    const tracker = crashTracker(scenario, (node) => {
+    const tracker = crashTracker(trace, (node) => {
       if (routerNodes.has(node)) { live.clear(); heard.clear(); credit.clear(); } // a new router starts from nothing
     });
     /** The server's served counter in the incarnation it is in at time t. */
@@ -207,7 +226,10 @@ export const jbsqBound: PropertyChecker<R2p2Scenario> = {
     const record = (node: NodeId, t: number, i: number, client: Addr, rid: number, served: number | undefined): void => {
       const c = counterAt(node, t);
       c.served = served ?? c.served + 1;
-      if (served !== undefined) c.sent = served;
+      if (served !== undefined) {
+        c.sent = served;
+        noteSent(node, served, c.incarnation);
+      }
       const l = serves.get(node) ?? [];
       l.push({ i, client, rid, served: c.served, incarnation: c.incarnation, consumed: false });
       serves.set(node, l);
@@ -222,25 +244,40 @@ export const jbsqBound: PropertyChecker<R2p2Scenario> = {
         case 'ServerGc':
           record(e.node, e.t, i, e.client, e.rid, undefined);
           break;
-        case 'ServerAnnounce':
-          { const c = counterAt(e.node, e.t); c.announced = Math.max(c.announced, e.served); c.sent = e.served; }
+        case 'ServerAnnounce': {
+          const c = counterAt(e.node, e.t);
+          c.announced = Math.max(c.announced, e.served);
+          c.sent = e.served;
+          noteSent(e.node, e.served, c.incarnation);
           break;
+        }
         case 'RouterServerJoin': {
-          // The FEEDBACK that made it join is the server's latest message: its count is the base.
           routerNodes.add(e.node);
           const node = nodeOf.get(e.server) ?? '';
           const c = counterAt(node, e.t);
+          const sender = senderOf(node, e.served);
+          const incarnation = sender ?? c.incarnation;
+          if (heard.get(e.server) === incarnation) {
+            // The same incarnation speaks again after a leave (whatever the event's `fresh` says):
+            // its dispatches still count; the FEEDBACK's count (at most what it really sent)
+            // acknowledges the serves up to it.
+            const upTo = sender !== undefined ? e.served : 0;
+            for (const r of serves.get(node) ?? []) {
+              if (!r.consumed && r.incarnation === incarnation && r.served <= upTo) acknowledge(e.server, r, true);
+            }
+            break;
+          }
+          // A first join or a new incarnation: the joining FEEDBACK's count (one its sender really
+          // sent, else the server's latest) is the base.
           live.set(e.server, []);
           credit.delete(e.server);
-          heard.set(e.server, c.incarnation);
-          settle(node, c.incarnation, c.sent);
+          heard.set(e.server, incarnation);
+          settle(node, incarnation, sender !== undefined ? e.served : c.sent);
           break;
         }
         case 'RouterServerLeave':
+          // The server is no longer eligible; what it holds still counts when it rejoins.
           routerNodes.add(e.node);
-          live.delete(e.server);
-          credit.delete(e.server);
-          heard.delete(e.server);
           break;
         case 'RouterFeedback': {
           routerNodes.add(e.node);
@@ -257,8 +294,10 @@ export const jbsqBound: PropertyChecker<R2p2Scenario> = {
           }
           // count form: which incarnation of the server sent it, and its count
           const now = counterAt(node, e.t);
-          const incarnation = named?.incarnation ?? now.incarnation;
-          const served = named ? named.served : Math.min(e.served, now.announced);
+          // An announce belongs to the incarnation that sent it, which may have crashed since.
+          const sender = named ? undefined : senderOf(node, e.served);
+          const incarnation = named?.incarnation ?? sender ?? now.incarnation;
+          const served = named ? named.served : sender !== undefined ? e.served : Math.min(e.served, now.announced);
           const h = heard.get(e.server);
           if (h !== undefined && incarnation > h) {
             // it restarted: it holds nothing, and its count starts again from this one
@@ -326,7 +365,7 @@ export const noSilentLoss: PropertyChecker<R2p2Scenario> = {
         out.push(v(name, `${s.node}'s request rid ${s.rid} (sent at t=${s.t}) ${why}: no reply, DROP or timeout (timeout ${timeoutUs} µs, run ends at ${end})`, [s.i]));
       }
     };
-    const tracker = crashTracker(scenario, (node) => {
+    const tracker = crashTracker(trace, (node) => {
       // a crashed client's pending requests are exempt; its fresh core may reuse rids
       for (const k of [...open.keys()]) if (k.startsWith(`${node}|`)) open.delete(k);
       for (const k of [...done.keys()]) if (k.startsWith(`${node}|`)) done.delete(k);
@@ -369,7 +408,7 @@ export const byteExactReassembly: PropertyChecker<R2p2Scenario> = {
     const name = 'byte-exact-reassembly';
     const out: Violation[] = [];
     const sends = new Map<string, { i: number; digest: string; npkts: number }>(); // client addr|rid
-    const tracker = crashTracker(scenario, () => {}); // sends stay valid: the request may still be in flight
+    const tracker = crashTracker(trace, () => {}); // sends stay valid: the request may still be in flight
     for (const { i, e } of r2p2Events(trace)) {
       tracker.before(e.t);
       if (e.action === 'ClientSend') {
@@ -401,7 +440,7 @@ export const atMostOneReply: PropertyChecker<R2p2Scenario> = {
     const out: Violation[] = [];
     const pending = new Map<string, number[]>(); // server node|client|rid → unanswered receipts
     const answered = new Map<string, number[]>(); // → replies sent
-    const tracker = crashTracker(scenario, (node) => {
+    const tracker = crashTracker(trace, (node) => {
       for (const k of [...pending.keys()]) if (k.startsWith(`${node}|`)) pending.delete(k);
     });
     for (const { i, e } of r2p2Events(trace)) {

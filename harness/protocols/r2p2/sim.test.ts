@@ -12,7 +12,7 @@ import { ZERO_ADDR, decode } from '../../../impl/r2p2/codec.ts';
 import type { ProtocolDefinition, RoleFactory, ScenarioOptions, Violation } from '../../protocol.ts';
 import type { TraceEvent } from '../../trace/schema.ts';
 import { r2p2 } from './index.ts';
-import { exampleScenario, type R2p2Scenario } from './scenario.ts';
+import { exampleScenario, r2p2Timing, type R2p2Scenario } from './scenario.ts';
 
 interface Checked {
   readonly trace: TraceEvent[];
@@ -166,6 +166,13 @@ describe('r2p2 seeded bugs on sim', () => {
     'reassembly-loses-reordered-packet': (s) => ({ ...s, network: { ...s.network, jitter: Math.max(s.network.jitter, 60) } }),
     // a loaded router (run with duplicated FEEDBACK, see below)
     'router-blind-feedback': loaded,
+    // a loaded server frozen for longer than the router's silence timeout: it leaves and rejoins
+    'router-forgets-on-leave': (s) => {
+      const l = loaded(s);
+      const at = Math.floor(l.duration / 4);
+      const pause = { at, kind: 'pause' as const, node: 'server1', duration: 2 * r2p2Timing(l).leaveAfterUs };
+      return { ...l, faults: [...l.faults.filter((f) => f.kind !== 'crash' && f.kind !== 'restart'), pause].sort((a, b) => a.at - b.at) };
+    },
   };
   const protocolFor = (bug: string) => (bug === 'router-blind-feedback' ? withDuplicatedFeedback(r2p2) : r2p2);
 

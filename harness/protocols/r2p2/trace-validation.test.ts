@@ -31,7 +31,10 @@ function trace(...events: Omit<TraceEvent, 't'>[]): TraceEvent[] {
 }
 
 const announce = (node: string, served = 0, n = 1) => ({ node, action: 'ServerAnnounce', router: R, n, served });
-const join = (server: string, n = 1) => ({ node: 'router', action: 'RouterServerJoin', server, n });
+/** `fresh`: a new account (first join, new incarnation); else a rejoin after a leave, followed by a RouterFeedback. */
+const join = (server: string, n = 1, served = 0, fresh = true) =>
+  ({ node: 'router', action: 'RouterServerJoin', server, n, served, fresh });
+const leave = (server: string) => ({ node: 'router', action: 'RouterServerLeave', server });
 const send = (node: string, rid: number, npkts = 1, digest = `req-${node}-${rid}`) =>
   ({ node, action: 'ClientSend', rid, policy: 'LB_ROUTE', npkts, size: npkts * 1000, digest });
 const enqueue = (client: string, rid: number, queued: number) => ({ node: 'router', action: 'RouterEnqueue', client, rid, queued });
@@ -72,9 +75,24 @@ const rich = trace(
   { node: 'client2', action: 'ClientReceiveDrop', rid: 2, from: R },
   dispatch(C2, 1, S1, 1),
   { node: 'client2', action: 'ClientTimeout', rid: 1 },
-  { node: 'router', action: 'RouterServerLeave', server: S1 },
-  // server1 restarts: a fresh core announces served 0 and has forgotten the request.
+  leave(S1),
+  // server1 restarts: a fresh core announces served 0 (a new incarnation: a new account) and has
+  // forgotten the request.
+  announce('server1'), join(S1, 1, 0, true),
+);
+
+/**
+ * JBSQ(1): server1 leaves while it holds a request and rejoins (the same incarnation): its account
+ * goes on, the request still counts until its FEEDBACK, then the slot is free.
+ */
+const leaveRejoin = trace(
   announce('server1'), join(S1),
+  send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
+  receive('server1', C1, 1, 1, 'req-client1-1'),
+  leave(S1),
+  announce('server1', 0), join(S1, 1, 0, false), feedback(S1, ZERO, 0, 0, 1),
+  reply('server1', C1, 1, 1), accept('client1', 1, S1), feedback(S1, C1, 1, 1, 0),
+  send('client2', 1), enqueue(C2, 1, 1), dispatch(C2, 1, S1, 1),
 );
 
 /** Round-robin has no bound: two outstanding at server1 with n = 1 is fine. */
@@ -89,6 +107,22 @@ const exceedsBound = trace(
   announce('server1'), join(S1),
   send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
   send('client2', 1), enqueue(C2, 1, 1), dispatch(C2, 1, S1, 2),
+);
+
+/**
+ * The router-forgets-on-leave shape: server1 (served 1, so its announce is no restart) leaves while
+ * it holds rid 2 and the router opens a new account for the same incarnation.
+ */
+const forgetsOnLeave = trace(
+  announce('server1'), join(S1),
+  send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
+  receive('server1', C1, 1, 1, 'req-client1-1'), reply('server1', C1, 1, 1), accept('client1', 1, S1),
+  feedback(S1, C1, 1, 1, 0),
+  send('client1', 2), enqueue(C1, 2, 1), dispatch(C1, 2, S1, 1),
+  receive('server1', C1, 2, 1, 'req-client1-2'),
+  leave(S1), announce('server1', 1),
+  join(S1, 1, 1, true), // forbidden: the spec's rejoin keeps the account (fresh only for a new incarnation)
+  send('client2', 1), enqueue(C2, 1, 1), dispatch(C2, 1, S1, 1),
 );
 
 /** The client completes rid 1 with the reply to rid 2. */
@@ -136,12 +170,14 @@ const cases: { name: string; input: TraceValidationInput; accepted: boolean; pre
   { name: 'multi-packet, drop, timeout, leave, restart', input: { trace: rich, addrs, scenario: scenario('random', 1, 1) }, accepted: true },
   { name: 'round-robin beyond n', input: { trace: roundRobin, addrs, scenario: scenario('round-robin', 1, 4) }, accepted: true },
   { name: 'empty trace', input: { trace: [], addrs, scenario: jbsq }, accepted: true },
+  { name: 'leave and rejoin of the same incarnation', input: { trace: leaveRejoin, addrs, scenario: jbsq }, accepted: true },
   { name: 'JBSQ dispatch beyond n', input: { trace: exceedsBound, addrs, scenario: jbsq }, accepted: false, prefix: 7 },
   { name: 'replyRid differs from rid', input: { trace: wrongRid, addrs, scenario: jbsq }, accepted: false, prefix: 8 },
   { name: 'reply to a request never served', input: { trace: neverServed, addrs, scenario: jbsq }, accepted: false, prefix: 5 },
   { name: 'request received before it was sent', input: { trace: replyBeforeSend, addrs, scenario: jbsq }, accepted: false, prefix: 2 },
   { name: 'reassembled digest differs', input: { trace: badReassembly, addrs, scenario: jbsq }, accepted: false, prefix: 7 },
   { name: 'wrong outstanding after FEEDBACK', input: { trace: wrongOutstanding, addrs, scenario: jbsq }, accepted: false, prefix: 7 },
+  { name: 'new account for the same incarnation after a leave', input: { trace: forgetsOnLeave, addrs, scenario: jbsq }, accepted: false, prefix: 15 },
 ];
 
 describe('R2P2 trace validation', () => {

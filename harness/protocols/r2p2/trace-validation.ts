@@ -71,7 +71,7 @@ export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
   RouterDrop: ['client', 'rid'],
   RouterDispatch: ['client', 'rid', 'server', 'outstanding'],
   RouterFeedback: ['server', 'client', 'rid', 'form', 'n', 'served', 'outstanding'],
-  RouterServerJoin: ['server', 'n'],
+  RouterServerJoin: ['server', 'n', 'served', 'fresh'],
   RouterServerLeave: ['server'],
 };
 
@@ -188,8 +188,8 @@ export function generateR2p2TraceModule(batch: readonly TraceValidationInput[], 
 EXTENDS Naturals, Sequences, TLC
 
 VARIABLES tvK, tvI,
-    creq, sreq, sn, sserved, rqueue, rservers, rn, rdisp, rbase, rmax, rfreed, rslots,
-    net, gserved, received, accepted
+    creq, sreq, sn, sserved, sepoch, rqueue, rservers, rn, rdisp, rbase, rmax, rfreed, rslots,
+    repoch, net, gheld, received, accepted
 
 TClients == ${setOf(clients)}
 TServers == ${setOf(servers)}
@@ -200,7 +200,7 @@ R(pol, cap) == INSTANCE R2P2 WITH
     Clients <- TClients, Servers <- TServers, Router <- ${toTla(ROUTER_ID)},
     MaxRid <- 65535, MaxPkts <- 65535, Policy <- pol, QueueCap <- cap,
     MaxDeliveries <- 1000000000, NValues <- {}, Forms <- {"slot", "count"}, Digests <- {},
-    ModelRestarts <- TRUE, ModelLeave <- TRUE, Bugs <- {}
+    ModelRestarts <- TRUE, ModelRouterRestarts <- TRUE, ModelLeave <- TRUE, Bugs <- {}
 
 Traces == <<
   ${traces.join(',\n  ')}
