@@ -35,3 +35,21 @@ export const PROCESS_OPTIONS = {
   roles: { type: 'string' },
   'clock-offset-ns': { type: 'string' },
 } as const;
+
+/** The options `protocheck node` takes beyond `PROCESS_OPTIONS`. */
+export const NODE_ONLY_OPTIONS = {
+  id: { type: 'string' },
+  switch: { type: 'string' },
+  incarnation: { type: 'string' },
+  'late-bind': { type: 'boolean' },
+  'clock-offset': { type: 'string' },
+  'on-core-error': { type: 'string' },
+  router: { type: 'string' },
+  'timeout-us': { type: 'string' },
+  n: { type: 'string' },
+  policy: { type: 'string' },
+  'queue-cap': { type: 'string' },
+} as const;
+
+/** Every option of `protocheck node`. */
+export const NODE_OPTIONS = { ...PROCESS_OPTIONS, ...NODE_ONLY_OPTIONS } as const;

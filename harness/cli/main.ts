@@ -3,9 +3,11 @@
  * `run(args: string[]): Promise<number>` returning the exit code:
  * 0 all passed, 1 a violation was found, 2 inconclusive (or a usage / setup error).
  */
+import { commandUsage, dispatch, type CommandEntry } from './dispatch.ts';
+
 export const EXIT = { ok: 0, violation: 1, inconclusive: 2 } as const;
 
-const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args: string[]): Promise<number> }> }> = {
+const COMMANDS: Record<string, CommandEntry> = {
   main: { summary: 'TLC on every spec and a short sim fuzz campaign per protocol, with a summary (npm start)', load: () => import('./commands/main-job.ts') },
   check: { summary: 'model-check a protocol\'s TLA+ spec with TLC', load: () => import('./commands/check.ts') },
   fuzz: { summary: 'fuzz a protocol\'s implementation on a testbed', load: () => import('./commands/fuzz.ts') },
@@ -20,43 +22,9 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ run(args
 };
 
 export function usage(): string {
-  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length));
-  return [
-    'usage: protocheck <command> [options]',
-    '',
-    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
-    '',
-    'Run `protocheck <command> --help` for a command\'s options.',
-  ].join('\n');
+  return commandUsage(COMMANDS);
 }
 
-export async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(usage());
-    return name ? EXIT.ok : EXIT.inconclusive;
-  }
-  const cmd = COMMANDS[name];
-  if (!cmd) {
-    console.error(`protocheck: unknown command '${name}'\n\n${usage()}`);
-    return EXIT.inconclusive;
-  }
-  try {
-    const mod = await cmd.load();
-    return await mod.run(rest);
-  } catch (err) {
-    // Usage and set-up errors are the user's to fix: one clear line, no stack.
-    const e = err as Error;
-    if (KNOWN_ERRORS.has(e?.constructor?.name ?? '')) {
-      console.error(`protocheck ${name}: ${e.message}`);
-    } else {
-      console.error(`protocheck ${name}: internal error: ${e?.stack ?? String(err)}`);
-    }
-    return EXIT.inconclusive;
-  }
+export function main(argv: string[]): Promise<number> {
+  return dispatch(COMMANDS, argv);
 }
-
-const KNOWN_ERRORS = new Set([
-  'UsageError', 'UnknownTestbedError', 'ReplayFileError', 'TlcSetupError', 'ConfigError', 'TraceParseError',
-  'DockerSetupError', 'DockerError', 'DockerTestbedError', 'AgentError', 'InventoryError', 'ProcessTestbedError',
-]);

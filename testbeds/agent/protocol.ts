@@ -16,7 +16,7 @@
  * checks an argv against the options those commands take.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { PROCESS_OPTIONS } from '../../harness/cli/args.ts';
+import { NODE_OPTIONS, PROCESS_OPTIONS } from '../../harness/cli/args.ts';
 import type { Json } from '../../harness/protocol.ts';
 
 export const AGENT_NAME = 'protocheck-agent';
@@ -107,25 +107,8 @@ function unknownFields(o: Record<string, unknown>, known: readonly string[]): st
 
 // ------------------------------------------------------------------ spawn
 
-/**
- * The options `protocheck node` takes beyond `PROCESS_OPTIONS` (the table inside `parseNodeArgs`
- * of `harness/cli/commands/node.ts`; agent.test.ts checks that the two agree).
- */
-export const NODE_ONLY_OPTIONS = {
-  id: { type: 'string' },
-  switch: { type: 'string' },
-  incarnation: { type: 'string' },
-  'late-bind': { type: 'boolean' },
-  'clock-offset': { type: 'string' },
-  'on-core-error': { type: 'string' },
-  router: { type: 'string' },
-  'timeout-us': { type: 'string' },
-  n: { type: 'string' },
-  policy: { type: 'string' },
-  'queue-cap': { type: 'string' },
-} as const;
+export { NODE_ONLY_OPTIONS, NODE_OPTIONS } from '../../harness/cli/args.ts';
 
-export const NODE_OPTIONS = { ...PROCESS_OPTIONS, ...NODE_ONLY_OPTIONS } as const;
 export const SWITCH_OPTIONS = PROCESS_OPTIONS;
 
 export interface SpawnPolicy {

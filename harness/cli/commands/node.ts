@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { PROCESS_OPTIONS } from '../args.ts';
+import { NODE_OPTIONS } from '../args.ts';
 import type { Json, RoleFactory } from '../../protocol.ts';
 import { Rng } from '../../../impl/rng.ts';
 import { parseAddr } from '../../../impl/envelope.ts';
@@ -169,20 +169,7 @@ export function parseNodeArgs(args: string[]): NodeArgs | 'help' {
       args,
       allowPositionals: true,
       strict: true,
-      options: {
-        ...PROCESS_OPTIONS,
-        id: { type: 'string' },
-        switch: { type: 'string' },
-        incarnation: { type: 'string' },
-        'late-bind': { type: 'boolean' },
-        'clock-offset': { type: 'string' },
-        'on-core-error': { type: 'string' },
-        router: { type: 'string' },
-        'timeout-us': { type: 'string' },
-        n: { type: 'string' },
-        policy: { type: 'string' },
-        'queue-cap': { type: 'string' },
-      },
+      options: NODE_OPTIONS,
     });
   } catch (err) {
     throw new UsageError((err as Error).message);
