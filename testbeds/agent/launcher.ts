@@ -21,16 +21,21 @@ export class AgentLauncher implements Launcher {
   ) {}
 
   /**
-   * Checks every agent answers (with the secret) and measures its clock offset. Errors name the
-   * agent: unreachable, refused secret, timeout.
+   * Checks every agent answers (with the secret) and, unless `sameClock` (agents on one kernel,
+   * e.g. containers, share its monotonic clock: offset 0), measures its clock offset. Errors name
+   * the agent: unreachable, refused secret, timeout.
    */
-  static async connect(name: string, agents: ReadonlyMap<NodeId, AgentClient>, samples = 16): Promise<AgentLauncher> {
+  static async connect(
+    name: string,
+    agents: ReadonlyMap<NodeId, AgentClient>,
+    o: { readonly sameClock?: boolean; readonly samples?: number } = {},
+  ): Promise<AgentLauncher> {
     const l = new AgentLauncher(name, agents);
-    // One agent at a time (parallel requests inflate round trips), after a warm-up request that
-    // pays for the connection set-up.
+    // One agent at a time (parallel requests inflate round trips), after a request that pays for
+    // the connection set-up.
     for (const a of new Set(agents.values())) {
       await a.info();
-      l.offsets.set(a, (await a.clockOffsetNs(samples)).offsetNs);
+      l.offsets.set(a, o.sameClock ? 0n : (await a.clockOffsetNs(o.samples ?? 16)).offsetNs);
     }
     return l;
   }

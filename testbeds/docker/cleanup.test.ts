@@ -25,7 +25,7 @@ import { runScenario } from '../../harness/run/run-scenario.ts';
 import { docker } from './cli.ts';
 import { DockerTestbed } from './docker.ts';
 import { dockerRequirement } from './engine.ts';
-import { LABEL, OWNER_LABEL, listLabelled, reapRun, type Labelled } from './reap.ts';
+import { LABEL, OWNER_LABEL, listLabelled, pidAlive, reapRun, type Labelled } from './reap.ts';
 
 const req = await dockerRequirement();
 if (!req.run) console.log(`testbeds/docker/cleanup.test.ts skipped: ${req.reason}`);
@@ -55,15 +55,6 @@ async function cliOwnedBy(pid: number): Promise<{ containers: string[]; networks
   const [c, n] = await Promise.all([docker(['ps', '-a', '-q', ...filters]), docker(['network', 'ls', '-q', ...filters])]);
   const ids = (s: string) => s.split('\n').map((l) => l.trim()).filter(Boolean);
   return { containers: ids(c.stdout), networks: ids(n.stdout) };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 /** The fd-3 report lines of `sigkill-parent.mjs`. */
@@ -109,7 +100,7 @@ describe.skipIf(!req.run)('docker clean-up after a SIGKILLed harness', () => {
       // 1. its cluster is up: containers owned by its pid, all running
       const t0 = performance.now();
       const up = await until(async () => {
-        if (!alive(harness!)) throw new Error(`the harness exited before it had containers:\n${output}`);
+        if (!pidAlive(harness!)) throw new Error(`the harness exited before it had containers:\n${output}`);
         const o = await ownedBy(harness!);
         return o.containers.length >= 2 && o.containers.every((c) => c.state === 'running') ? o : undefined;
       }, 240_000, `containers owned by pid ${harness}`);
@@ -144,7 +135,7 @@ describe.skipIf(!req.run)('docker clean-up after a SIGKILLed harness', () => {
       stopped = false;
       expect(await fd3.next()).toEqual({ exit: null, signal: 'SIGKILL' });
       await parentExit;
-      expect(alive(harness)).toBe(false);
+      expect(pidAlive(harness)).toBe(false);
 
       // 3. the next run: a tiny scenario on a fresh DockerTestbed, which reaps orphans before it runs
       const tb = new DockerTestbed();
@@ -170,7 +161,7 @@ describe.skipIf(!req.run)('docker clean-up after a SIGKILLed harness', () => {
       );
     } finally {
       if (stopped) parent.kill('SIGCONT');
-      if (harness !== undefined && alive(harness)) process.kill(harness, 'SIGKILL');
+      if (harness !== undefined && pidAlive(harness)) process.kill(harness, 'SIGKILL');
       if (parent.exitCode === null && parent.signalCode === null) parent.kill('SIGKILL');
       // Whatever a failed attempt left: this harness's runs only.
       if (harness !== undefined) {

@@ -161,14 +161,13 @@ export class DockerTestbed implements Testbed {
     ], this.opts.readyTimeoutMs);
     this.live.add(cluster.runId);
     try {
-      const base = await AgentLauncher.connect('docker', cluster.agents);
+      // Containers share the host kernel's monotonic clock: the offset is 0, not a noisy estimate.
+      const base = await AgentLauncher.connect('docker', cluster.agents, { sameClock: true });
       const pause = async (id: NodeId, verb: 'pause' | 'unpause'): Promise<boolean> => {
         const name = cluster.containers.get(id);
         return name !== undefined && (await dockerSettled([verb, name])).ok;
       };
       const launcher = Object.assign(base, {
-        // Containers share the host kernel's monotonic clock: the offset is 0, not a noisy estimate.
-        clockOffsetNs: (_id: NodeId) => 0n,
         freeze: (id: NodeId, _p: LaunchedProcess) => pause(id, 'pause'),
         thaw: (id: NodeId, _p: LaunchedProcess) => pause(id, 'unpause'),
       });

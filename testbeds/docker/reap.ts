@@ -180,7 +180,8 @@ function ownerOf(labels: Record<string, string> | null | undefined): number | un
   return Number.isInteger(v) && v > 0 ? v : undefined;
 }
 
-function alive(pid: number): boolean {
+/** Whether process `pid` exists on this host (EPERM: it does, owned by another user). */
+export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -198,6 +199,6 @@ export async function reapOrphans(olderThanMs = 600_000): Promise<ReapResult> {
   const l = await listLabelled();
   const now = Date.now();
   const orphan = (x: { owner: number | undefined; created: number }): boolean =>
-    x.owner !== undefined ? x.owner !== process.pid && !alive(x.owner) : now - x.created >= olderThanMs;
+    x.owner !== undefined ? x.owner !== process.pid && !pidAlive(x.owner) : now - x.created >= olderThanMs;
   return removeAll(l.containers.filter(orphan), l.networks.filter(orphan));
 }

@@ -53,30 +53,18 @@ import type { Addr, NodeId } from '../../impl/core.ts';
 import type { TraceEvent } from '../../harness/trace/schema.ts';
 import type { RunPlan, Testbed } from '../testbed.ts';
 import { ChildLauncher } from '../process/launcher.ts';
-import { ProcessRun, ProcessTestbedError, SWITCH_NODE, type ProcessRunOutput, type ProcessRunStats } from '../process/run.ts';
+import { ProcessRun, SWITCH_NODE, type ProcessRunOptions, type ProcessRunOutput } from '../process/run.ts';
 
 export { SWITCH_NODE };
 
-export interface LocalOptions {
+export interface LocalOptions extends Omit<ProcessRunOptions, 'switchAddr'> {
   /** Repository root (holding `bin/protocheck.mjs`); default: two levels above this file. */
   readonly root?: string;
   /** A module exporting extra `roles`, passed to every process as `--roles` (toy protocols, tests). */
   readonly roleModule?: string;
-  /** How long the processes may take to report ready (default 30 s). */
-  readonly readyTimeoutMs?: number;
-  /** How far ahead of "all ready" the origin is set (default 100 ms). */
-  readonly originLeadMs?: number;
-  /** After `stop`, how long a process may take to exit before SIGKILL (default 1500 ms). */
-  readonly stopGraceMs?: number;
-  /** Online release lag of the merged trace (default 150 ms). */
-  readonly streamLagMs?: number;
   /** Fixed port for every address instead of a random per-run one. */
   readonly port?: number;
 }
-
-export type LocalStats = ProcessRunStats;
-export type LocalRunOutput = ProcessRunOutput;
-export const LocalTestbedError = ProcessTestbedError;
 
 const usedPorts = new Set<number>();
 
@@ -128,7 +116,7 @@ export class LocalTestbed implements Testbed {
     return out;
   }
 
-  async run(plan: RunPlan, observe?: (event: TraceEvent) => void): Promise<LocalRunOutput> {
+  async run(plan: RunPlan, observe?: (event: TraceEvent) => void): Promise<ProcessRunOutput> {
     const ports = Object.values(plan.addrs).map(portOf).filter((p): p is number => p !== undefined);
     const port = ports[0] ?? this.opts.port ?? pickPort();
     let switchAddr = `127.0.0.2:${port}`;
