@@ -9,6 +9,9 @@
  */
 import type { TraceBody } from '../harness/trace/schema.ts';
 
+/** Plain JSON: what a core keeps in stable storage. */
+export type StableState = string | number | boolean | null | readonly StableState[] | { readonly [k: string]: StableState };
+
 /** An endpoint address, `"ip:port"`, e.g. `"10.0.0.3:8000"`. */
 export type Addr = string;
 /** A node's name in a topology, e.g. `"client1"`, `"server2"`, `"router"`. */
@@ -23,8 +26,11 @@ export interface Packet {
 }
 
 export type CoreInput<Command = never> =
-  /** Sent once when the node starts (and again after every restart, on a fresh core). */
-  | { readonly kind: 'start' }
+  /**
+   * Sent once when the node starts (and again after every restart, on a fresh core). `stable` is
+   * the last state the node's earlier incarnations persisted (see the `persist` output), if any.
+   */
+  | { readonly kind: 'start'; readonly stable?: StableState }
   | { readonly kind: 'receive'; readonly packet: Packet }
   | { readonly kind: 'timer'; readonly name: string }
   /** An application / workload call, e.g. "send this request". */
@@ -38,6 +44,12 @@ export type CoreOutput<Notification = never> =
   | { readonly kind: 'cancelTimer'; readonly name: string }
   /** One protocol action happened; the driver stamps it with `t` and `node`. */
   | { readonly kind: 'trace'; readonly event: TraceBody }
+  /**
+   * The node's stable storage now holds `state` (replacing what it held). The driver makes it
+   * durable before it applies the outputs after this one, and hands it back in `start` after a
+   * crash and restart; a node that never persists restarts empty.
+   */
+  | { readonly kind: 'persist'; readonly state: StableState }
   /** A result for the local application (e.g. a reply's bytes); not part of the trace. */
   | { readonly kind: 'notify'; readonly value: Notification };
 

@@ -27,7 +27,8 @@
  */
 import dgram from 'node:dgram';
 import { match } from 'ts-pattern';
-import type { Addr, Core, CoreInput, CoreOutput, Micros, Packet } from './core.ts';
+import type { Addr, Core, CoreInput, CoreOutput, Micros, Packet, StableState } from './core.ts';
+import type { StableStore } from './stable-store.ts';
 import { decodeEnvelope, describeEnvelopeError, encodeEnvelope, parseAddr, type Endpoint } from './envelope.ts';
 import { canonical, type FieldValue, type TraceBody, type TraceEvent } from '../harness/trace/schema.ts';
 
@@ -82,6 +83,12 @@ export interface UdpDriverOptions<Command, Notification> {
    * offending input is lost.
    */
   readonly onCoreError?: 'crash' | 'skip';
+  /**
+   * The node's stable storage: loaded for `start` (a restarted node gets what its earlier
+   * incarnation persisted) and written synchronously on every `persist` output, before the outputs
+   * after it. Without it, `persist` outputs are ignored.
+   */
+  readonly stable?: StableStore;
 }
 
 export interface DriverStats {
@@ -215,10 +222,13 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
     if (this.stopped) return;
     await this.bind();
     if (this.stopped) return;
+    // Read when the node starts (a standby incarnation must see what the crashed one wrote); a
+    // corrupt store makes the start fail rather than begin from an empty state.
+    const stable = this.opts.stable?.load();
     this.started = true;
     const t = this.clockUs();
     for (const body of announce) this.emit(body, t);
-    this.feed({ kind: 'start' });
+    this.feed(stable === undefined ? { kind: 'start' } : { kind: 'start', stable });
     const queued = this.pending.splice(0);
     for (const q of queued) {
       if (q.at !== undefined && q.input.kind === 'command') this.command(q.input.command, q.at);
@@ -329,11 +339,13 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
       if (o.kind === 'trace') this.emit(o.event, tOut);
     }
     for (const o of outputs) {
+      if (this.crashed) break; // a failed `persist`: nothing that depends on it may leave
       match(o)
         .with({ kind: 'trace' }, () => {})
         .with({ kind: 'send' }, (x) => this.transmit(x.packet, tOut))
         .with({ kind: 'setTimer' }, (x) => this.armTimer(x.name, x.at - this.offset))
         .with({ kind: 'cancelTimer' }, (x) => this.cancelTimer(x.name))
+        .with({ kind: 'persist' }, (x) => this.persist(x.state))
         .with({ kind: 'notify' }, (x) => {
           try {
             this.opts.onNotify?.(x.value);
@@ -342,6 +354,20 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
           }
         })
         .exhaustive();
+    }
+  }
+
+  private persist(state: StableState): void {
+    if (!this.opts.stable) return;
+    try {
+      this.opts.stable.save(state);
+    } catch (err) {
+      // A node that cannot keep its promises must not go on as if it had: it stops like a crash.
+      this.note(`cannot persist stable state (core stopped): ${(err as Error).message}`);
+      this.crashed = true;
+      for (const a of this.timers.values()) this.cancelAlarm(a);
+      this.timers.clear();
+      this.emit({ action: 'HostCrash', reason: 'storage' }, this.clockUs());
     }
   }
 

@@ -44,6 +44,7 @@ export const NODE_ONLY_OPTIONS = {
   'late-bind': { type: 'boolean' },
   'clock-offset': { type: 'string' },
   'on-core-error': { type: 'string' },
+  state: { type: 'string' },
   router: { type: 'string' },
   'timeout-us': { type: 'string' },
   n: { type: 'string' },

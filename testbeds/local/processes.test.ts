@@ -4,10 +4,12 @@
  */
 import { spawn } from 'node:child_process';
 import dgram from 'node:dgram';
+import { rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { LineSplitter, parseControlLine } from './control.ts';
 import { StreamMerger } from './merge.ts';
+import { stateFilePath } from '../../impl/stable-store.ts';
 import type { TraceEvent } from '../../harness/trace/schema.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -41,6 +43,7 @@ describe('protocheck node / switch processes', () => {
       { args: ['node', 'r2p2-client', '--listen', '127.0.0.1:5000', '--n', '2'], msg: /--n does not apply to role r2p2-client/ },
       { args: ['node', 'no-such-role', '--listen', '127.0.0.1:5000'], msg: /unknown role 'no-such-role'/ },
       { args: ['switch', '--listen', '127.0.0.2:5000', '--config', '{"link":{"delay":1}}'], msg: /config.link.jitter must be a non-negative number/ },
+      { args: ['node', 'toy-echo', '--listen', '127.0.0.1:5000', '--roles', TOY, '--state', '../etc/x'], msg: /--state: '..\/etc\/x' is not a state name/ },
     ];
     const runs = cases.map((c) => ({ c, p: cli(c.args) }));
     for (const { c, p } of runs) {
@@ -86,6 +89,45 @@ describe('protocheck node / switch processes', () => {
     expect(status.some((s) => typeof s.note === 'string' && /control line is not JSON/.test(s.note))).toBe(true);
     expect(status.some((s) => typeof s.note === 'string' && /core threw/.test(s.note))).toBe(true);
     expect(status.at(-1)).toMatchObject({ stopped: true, node: 'echo1', stats: { received: 2, sent: 2, coreErrors: 1 } });
+  });
+});
+
+describe('a node with --state', () => {
+  it('gets back after a restart what it persisted before it was killed; a corrupt state stops the start', async () => {
+    const name = `test-${process.pid}-${Date.now()}`;
+    const file = stateFilePath(name);
+    const port = 20000 + Math.floor(Math.random() * 10000);
+    const addr = `127.0.0.42:${port}`;
+    const me = dgram.createSocket('udp4');
+    await new Promise<void>((r) => me.bind(port, '127.0.0.43', () => r()));
+    try {
+      const incarnation = async (): Promise<{ p: ReturnType<typeof cli>; events: () => TraceEvent[] }> => {
+        const p = cli(['node', 'toy-echo', '--id', 'echo1', '--listen', addr, '--switch', 'direct', '--roles', TOY, '--state', name,
+          '--origin', String(process.hrtime.bigint())]);
+        await until(() => p.out().includes('EchoStart'));
+        return { p, events: () => p.out().trim().split('\n').map((l) => JSON.parse(l) as TraceEvent) };
+      };
+      const first = await incarnation();
+      me.send('a', port, '127.0.0.42');
+      me.send('b', port, '127.0.0.42');
+      await until(() => first.events().filter((e) => e.action === 'Echo').length === 2);
+      first.p.child.kill('SIGKILL'); // a crash: no clean stop
+      await first.p.exit;
+      const second = await incarnation();
+      expect(second.events()[0]).toMatchObject({ action: 'EchoStart', restored: 2 });
+      second.p.child.stdin.write('{"stop":true}\n');
+      expect(await second.p.exit).toBe(0);
+
+      writeFileSync(file, '{torn');
+      const third = cli(['node', 'toy-echo', '--listen', addr, '--switch', 'direct', '--roles', TOY, '--state', name,
+        '--origin', String(process.hrtime.bigint())]);
+      expect(await third.exit).toBe(2);
+      expect(third.err()).toMatch(/cannot start: stable state .* is not JSON/);
+      expect(third.out()).not.toMatch(/EchoStart/);
+    } finally {
+      me.close();
+      rmSync(file, { force: true });
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 /**
  * Toy roles for the local testbed's own tests (loaded with `--roles` / `LocalOptions.roleModule`):
- * `toy-echo` answers every datagram with the same bytes and traces `Echo`; a command
+ * `toy-echo` answers every datagram with the same bytes and traces `Echo` (persisting how many it
+ * echoed over all its incarnations, reported as `restored` by `EchoStart`); a command
  * `{ "to": ADDR, "text": S }` sends S to ADDR (`Say`); a datagram "boom" makes the core throw.
  */
 import type { Addr, Core, CoreInput, CoreOutput } from '../../impl/core.ts';
@@ -12,15 +13,20 @@ interface Say {
 }
 
 class Echo implements Core<Say> {
+  /** Echoes over every incarnation: persisted, and given back by `start` after a restart. */
+  private lifetime = 0;
   constructor(readonly node: string, readonly addr: Addr, private readonly greeting: string) {}
   handle(input: CoreInput<Say>): CoreOutput[] {
     switch (input.kind) {
       case 'start':
-        return [{ kind: 'trace', event: { action: 'EchoStart', greeting: this.greeting } }];
+        this.lifetime = typeof input.stable === 'number' ? input.stable : 0;
+        return [{ kind: 'trace', event: { action: 'EchoStart', greeting: this.greeting, restored: this.lifetime } }];
       case 'receive': {
         const text = new TextDecoder().decode(input.packet.data);
         if (text === 'boom') throw new Error('boom');
+        this.lifetime++;
         return [
+          { kind: 'persist', state: this.lifetime },
           { kind: 'trace', event: { action: 'Echo', from: input.packet.src, text } },
           { kind: 'send', packet: { src: this.addr, dst: input.packet.src, data: input.packet.data } },
         ];

@@ -6,7 +6,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { stateFilePath } from '../../impl/stable-store.ts';
 import type { NodeId } from '../../impl/core.ts';
 import type { Json } from '../../harness/protocol.ts';
 import { LineSplitter } from '../local/control.ts';
@@ -50,6 +52,11 @@ export interface Launcher {
   freeze?(id: NodeId, proc: LaunchedProcess): Promise<boolean>;
   /** Thaws what `freeze` froze (default: SIGCONT). */
   thaw?(id: NodeId, proc: LaunchedProcess): Promise<boolean>;
+  /**
+   * Removes the nodes' stable state files (`--state NAME`) once the run is over. Launchers whose
+   * processes run in throw-away containers need not.
+   */
+  discardState?(names: readonly string[]): void;
 }
 
 /** A child process of this harness as a `LaunchedProcess`. */
@@ -118,5 +125,9 @@ export class ChildLauncher implements Launcher {
 
   clockOffsetNs(): bigint {
     return 0n;
+  }
+
+  discardState(names: readonly string[]): void {
+    for (const name of names) rmSync(stateFilePath(name), { force: true });
   }
 }

@@ -14,6 +14,7 @@
  * 5. At the scenario's duration, `{"stop":true}` to every process, SIGKILL after a grace period.
  * 6. The trace is every process's stdout plus the harness's annotations, merged by time.
  */
+import { randomBytes } from 'node:crypto';
 import type { Addr, Micros, NodeId } from '../../impl/core.ts';
 import type { Json } from '../../harness/protocol.ts';
 import type { TraceBody, TraceEvent } from '../../harness/trace/schema.ts';
@@ -280,6 +281,10 @@ export class ProcessRun {
     const bugs = (sc.bugs ?? []).join(',');
     const until = String(this.duration);
     const hosts = plan.nodes.filter((n) => n.placement === 'host');
+    // Each host node keeps what its core persists under a name unique to this run, so an
+    // incarnation started after a crash reads what the crashed one wrote.
+    const statePrefix = `run-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const stateNames = hosts.map((n) => `${statePrefix}-${n.id.replace(/[^A-Za-z0-9._-]/g, '_')}`);
     const programs = plan.nodes.filter((n) => n.placement === 'switch');
     const hostIds = new Set(hosts.map((n) => n.id));
 
@@ -305,11 +310,11 @@ export class ProcessRun {
     starts.push(this.startProc(SWITCH_NODE, 0, [
       'switch', '--listen', this.switchAddr, '--config', JSON.stringify(switchConfig), '--until', until,
     ]).then((p) => { this.switchProc = p; }));
-    for (const n of hosts) {
+    for (const [hi, n] of hosts.entries()) {
       for (const inc of this.incarnations.get(n.id)!) {
         const args = [
           'node', n.role, '--id', n.id, '--listen', n.addr, '--switch', this.switchAddr,
-          '--config', JSON.stringify(n.config), '--seed', seed, '--until', until,
+          '--config', JSON.stringify(n.config), '--seed', seed, '--until', until, '--state', stateNames[hi]!,
           ...(bugs ? ['--bugs', bugs] : []),
           ...(inc.k > 0 ? ['--incarnation', String(inc.k), '--late-bind'] : []),
         ];
@@ -321,6 +326,7 @@ export class ProcessRun {
     if (failed) {
       this.killAll();
       await this.allClosed();
+      this.discardState(stateNames);
       throw failed.reason instanceof ProcessTestbedError ? failed.reason : new ProcessTestbedError(String(failed.reason));
     }
 
@@ -382,6 +388,7 @@ export class ProcessRun {
     await new Promise<void>((res) => this.later(this.duration, res));
     clearInterval(tick);
     await this.stopAll();
+    this.discardState(stateNames);
 
     const trace = this.merger.finish();
     let packets = 0;
@@ -502,6 +509,14 @@ export class ProcessRun {
   private thaw(id: NodeId, p: Proc): Promise<boolean> {
     if (p.lp.exited) return Promise.resolve(false);
     return (this.launcher.thaw ? this.launcher.thaw(id, p.lp) : p.lp.signal('SIGCONT')).catch(() => false);
+  }
+
+  private discardState(names: readonly string[]): void {
+    try {
+      this.launcher.discardState?.(names);
+    } catch (err) {
+      this.note(`${this.tag}: cannot remove the nodes' stable state: ${(err as Error).message}`);
+    }
   }
 
   private async stopAll(): Promise<void> {

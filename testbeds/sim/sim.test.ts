@@ -52,16 +52,23 @@ class Client implements Core<Cmd> {
 /** Echoes every packet to its source; `served` counts since this core started. */
 class Echo implements Core {
   private served = 0;
+  private lifetime = 0;
   constructor(readonly node: NodeId, readonly addr: Addr) {}
   handle(input: CoreInput, now: Micros): CoreOutput[] {
     void now;
     return match(input)
       .returnType<CoreOutput[]>()
-      .with({ kind: 'start' }, () => [{ kind: 'trace', event: { action: 'EchoStart' } }])
+      .with({ kind: 'start' }, ({ stable }) => {
+        // `lifetime` is persisted: it counts echoes across restarts, while `served` starts over.
+        this.lifetime = typeof stable === 'number' ? stable : 0;
+        return [{ kind: 'trace', event: { action: 'EchoStart', restored: this.lifetime } }];
+      })
       .with({ kind: 'receive' }, ({ packet }) => {
         this.served++;
+        this.lifetime++;
         const { seq } = dec(packet.data);
         return [
+          { kind: 'persist', state: this.lifetime },
           { kind: 'trace', event: { action: 'Echo', seq, client: packet.src, served: this.served } },
           { kind: 'send', packet: { src: this.addr, dst: packet.src, data: packet.data } },
         ];
@@ -335,6 +342,8 @@ describe('SimTestbed', () => {
     // restarted client starts its sequence numbers over.
     const echoes = out.trace.filter((e) => e.action === 'Echo').map((e) => `${e.t}:${e.seq}/${e.served}`);
     expect(echoes).toEqual(['150:1/1', '250:2/2', '550:5/1', '650:6/2', '1050:1/3', '1050:2/4', '1150:3/5', '1250:4/6']);
+    // What the server persisted (its lifetime echo count) comes back in `start` after the restart.
+    expect(out.trace.filter((e) => e.action === 'EchoStart').map((e) => e.restored)).toEqual([0, 2]);
     expect(out.notes).toEqual(['sim: t=700: command to client1, which is down; dropped']);
     expect(out.trace.find((e) => e.action === 'HostCrash')).toMatchObject({ reason: 'fault' });
   });

@@ -42,7 +42,7 @@
  * `stats.packets` counts packets sent by hosts into the switch, `stats.events` queue events
  * processed.
  */
-import type { Addr, Core, CoreInput, CoreOutput, NodeId, Packet } from '../../impl/core.ts';
+import type { Addr, Core, CoreInput, CoreOutput, NodeId, Packet, StableState } from '../../impl/core.ts';
 import { Rng } from '../../impl/rng.ts';
 import type { Json, RoleFactory } from '../../harness/protocol.ts';
 import type { TraceBody, TraceEvent } from '../../harness/trace/schema.ts';
@@ -84,6 +84,8 @@ interface SimNode {
   backlog: { input: CoreInput<any>; token: number }[];
   /** Armed timers: name → token of the current arming. */
   readonly timers: Map<string, number>;
+  /** The node's stable storage: the last `persist` output; survives crashes, handed to `start`. */
+  stable: StableState | undefined;
 }
 
 const INPUT = 0;
@@ -196,7 +198,7 @@ class SimRun {
         }
       }
       const node: SimNode = {
-        id: n.id, addr: n.addr, isSwitch: false, core, make, restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(),
+        id: n.id, addr: n.addr, isSwitch: false, core, make, restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(), stable: undefined,
       };
       this.nodeById.set(n.id, node);
       this.idByAddr.set(n.addr, n.id);
@@ -222,7 +224,7 @@ class SimRun {
     });
     this.sw = {
       id: SWITCH_NODE, addr: SimTestbed.switchAddr, isSwitch: true, core: this.swCore, make: null,
-      restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(),
+      restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(), stable: undefined,
     };
   }
 
@@ -380,6 +382,9 @@ class SimRun {
         return;
       case 'notify':
         return;
+      case 'persist':
+        node.stable = o.state;
+        return;
       default:
         this.note(`sim: ${node.id} emitted a malformed output; ignored`);
     }
@@ -411,7 +416,7 @@ class SimRun {
           return;
         }
         this.emit(node.id, { action: 'HostRestart' });
-        this.handle(node, { kind: 'start' });
+        this.handle(node, node.stable === undefined ? { kind: 'start' } : { kind: 'start', stable: node.stable });
         return;
       }
       case 'pause':

@@ -12,6 +12,7 @@ import type { Json, RoleFactory } from '../../protocol.ts';
 import { Rng } from '../../../impl/rng.ts';
 import { parseAddr } from '../../../impl/envelope.ts';
 import { UdpDriver, type DriverMode } from '../../../impl/udp-driver.ts';
+import { FileStableStore, isStateName, stateFilePath } from '../../../impl/stable-store.ts';
 import { serveControl, writeStatus } from '../../../testbeds/local/control.ts';
 
 const EXIT_USAGE = 2;
@@ -42,6 +43,8 @@ options:
   --clock-offset-ns=NS  this host's clock is NS ns ahead of CLOCK_MONOTONIC (may be negative):
                         added to every clock reading, --origin and trace time included
   --on-core-error M     crash (default, as sim: HostCrash reason exception, no more input) | skip
+  --state NAME          keep the core's persisted state in <tmpdir>/protocheck-state/NAME.json:
+                        read at start (a restarted node gets it back), written on every persist
   --roles MODULE        also load roles from MODULE (a module exporting \`roles\`)
   -h, --help            this text
 
@@ -160,6 +163,8 @@ interface NodeArgs {
   readonly hostClockOffsetNs: bigint;
   readonly onCoreError: 'crash' | 'skip';
   readonly roles?: string;
+  /** Name of the node's stable state file (`impl/stable-store.ts` `stateFilePath`). */
+  readonly state?: string;
 }
 
 export function parseNodeArgs(args: string[]): NodeArgs | 'help' {
@@ -212,7 +217,13 @@ export function parseNodeArgs(args: string[]): NodeArgs | 'help' {
     hostClockOffsetNs: parseClockOffsetNsArg(v['clock-offset-ns']),
     onCoreError: parseOnCoreError(v['on-core-error']),
     ...(v.roles === undefined ? {} : { roles: v.roles }),
+    ...(v.state === undefined ? {} : { state: parseStateArg(v.state) }),
   };
+}
+
+function parseStateArg(v: string): string {
+  if (!isStateName(v)) throw new UsageError(`--state: '${v}' is not a state name (letters, digits, '.', '_', '-')`);
+  return v;
 }
 
 function parseOnCoreError(v: string | undefined): 'crash' | 'skip' {
@@ -261,6 +272,7 @@ export async function run(args: string[]): Promise<number> {
     clockOffsetUs: a.clockOffsetUs,
     hostClockOffsetNs: a.hostClockOffsetNs,
     onCoreError: a.onCoreError,
+    ...(a.state === undefined ? {} : { stable: new FileStableStore(stateFilePath(a.state)) }),
     beforeStart: a.lateBind ? 'drop' : 'queue',
     ...(a.until === undefined ? {} : { endAtUs: a.until }),
     sink: (e) => process.stdout.write(JSON.stringify(e) + '\n'),
