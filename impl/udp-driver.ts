@@ -71,6 +71,11 @@ export interface UdpDriverOptions<Command, Notification> {
    */
   readonly egressFilter?: (packet: Packet) => TraceBody | undefined;
   /**
+   * Consulted for each received packet once the core has started: a trace body means "drop it,
+   * emit this instead" (the switch process drops what a host whose link is cut sends).
+   */
+  readonly ingressFilter?: (packet: Packet) => TraceBody | undefined;
+  /**
    * Timer precision: a timer sleeps (setTimeout, ms granularity) until `spinUs` before its
    * deadline, then polls with setImmediate, so it fires within a few µs after the deadline, never
    * before. Polling burns CPU; 0 disables it (timers then fire up to ~1 ms late). Default 500.
@@ -124,7 +129,9 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
   };
 
   private readonly opts: UdpDriverOptions<Command, Notification>;
-  private readonly offset: number;
+  private offset: number;
+  /** Armed timers' deadlines on the node's clock (true time + `offset`): they follow a clock step. */
+  private readonly timerAt = new Map<string, Micros>();
   private readonly hostOffsetNs: bigint;
   private readonly spinMs: number;
   private socket?: dgram.Socket;
@@ -236,6 +243,19 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
     }
   }
 
+  /**
+   * Steps the node's clock: from now on the core sees true time + `offsetUs` (a clock fault).
+   * Armed timers follow the clock: each fires when the node's clock reaches its deadline.
+   */
+  setClockOffset(offsetUs: Micros): void {
+    this.offset = offsetUs;
+    for (const [name, at] of this.timerAt) if (this.timers.has(name)) this.armTimer(name, at - offsetUs);
+  }
+
+  get clockOffsetUs(): Micros {
+    return this.offset;
+  }
+
   /** Feeds a command at once, or at `atUs` (µs since origin); queued until the core has started. */
   command(command: Command, atUs?: Micros): void {
     if (this.stopped) return;
@@ -295,6 +315,13 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
         return;
       }
     }
+    if (this.started && this.opts.ingressFilter) {
+      const veto = this.opts.ingressFilter(packet);
+      if (veto) {
+        this.emit(veto, this.clockUs());
+        return;
+      }
+    }
     const input: CoreInput<Command> = { kind: 'receive', packet };
     if (this.started) this.feed(input);
     else if (this.opts.beforeStart === 'drop') this.stats.droppedBeforeStart++;
@@ -343,7 +370,10 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
       match(o)
         .with({ kind: 'trace' }, () => {})
         .with({ kind: 'send' }, (x) => this.transmit(x.packet, tOut))
-        .with({ kind: 'setTimer' }, (x) => this.armTimer(x.name, x.at - this.offset))
+        .with({ kind: 'setTimer' }, (x) => {
+          this.timerAt.set(x.name, x.at);
+          this.armTimer(x.name, x.at - this.offset);
+        })
         .with({ kind: 'cancelTimer' }, (x) => this.cancelTimer(x.name))
         .with({ kind: 'persist' }, (x) => this.persist(x.state))
         .with({ kind: 'notify' }, (x) => {

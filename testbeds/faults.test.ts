@@ -71,6 +71,29 @@ describe('faultTimeline', () => {
   });
 });
 
+describe('faultTimeline: cut links and clock steps', () => {
+  it('maps disconnect to disconnect + reconnect and clock to a clock action of the host', () => {
+    const notes: string[] = [];
+    const faults: Fault[] = [
+      { at: 100, kind: 'disconnect', node: 's1', duration: 50 },
+      { at: 120, kind: 'clock', node: 'c1', offsetUs: -3_000 },
+      { at: 130, kind: 'disconnect', node: 'router', duration: 5 },
+      { at: 140, kind: 'clock', node: 'router', offsetUs: 7 },
+      { at: 150, kind: 'clock', node: 's2', offsetUs: NaN },
+    ];
+    expect(faultTimeline({ faults }, addrs, nodes, notes)).toEqual([
+      { at: 100, target: 'host', node: 's1', action: 'disconnect' },
+      { at: 120, target: 'host', node: 'c1', action: 'clock', offsetUs: -3_000 },
+      { at: 150, target: 'host', node: 's1', action: 'reconnect' },
+    ]);
+    expect(notes).toEqual([
+      expect.stringMatching(/router is a switch program: it has no link to cut/),
+      expect.stringMatching(/router is a switch program: it has no clock of its own/),
+      expect.stringMatching(/offsetUs must be a finite number/),
+    ]);
+  });
+});
+
 describe('workloadTimeline', () => {
   it('sorts by time, stable for equal times', () => {
     const workload = [

@@ -11,6 +11,11 @@
  * | `crash` / `restart` of a host node     | host `crash` / `restart`                                       |
  * | `pause {duration}` of a host node      | host `pause` at `at`, host `resume` at `at + duration`          |
  * | crash / restart / pause of a program   | switch `crashProgram` / `restartProgram` / `pauseProgram` (+ `resumeProgram`) |
+ * | `disconnect {duration}` of a host node | host `disconnect` at `at`, host `reconnect` at `at + duration`  |
+ * | `clock {offsetUs}` of a host node      | host `clock` (with `offsetUs`)                                  |
+ *
+ * A program lives in the switch: it has no link of its own to cut and no clock of its own, so a
+ * `disconnect` or `clock` fault of a program is skipped with a note.
  *
  * Order: by time; equal times keep schedule order, where a fault's second half (heal, resume)
  * counts at its fault's place in the schedule. A negative `at` counts as 0; a non-finite `at` or
@@ -24,11 +29,15 @@ import type { Addr, Micros, NodeId } from '../impl/core.ts';
 import type { Fault, Scenario, WorkloadStep } from '../harness/scenario/types.ts';
 import type { SwitchCommand } from './switch/switch.ts';
 
-export type HostAction = 'crash' | 'restart' | 'pause' | 'resume';
+export type HostAction = 'crash' | 'restart' | 'pause' | 'resume' | 'disconnect' | 'reconnect' | 'clock';
 
 export type TimelineEntry =
   | { readonly at: Micros; readonly target: 'switch'; readonly command: SwitchCommand }
-  | { readonly at: Micros; readonly target: 'host'; readonly node: NodeId; readonly action: HostAction };
+  | {
+      readonly at: Micros; readonly target: 'host'; readonly node: NodeId; readonly action: HostAction;
+      /** The new clock offset, for `clock`. */
+      readonly offsetUs?: Micros;
+    };
 
 /** Where a node runs (a `PlannedNode` or `NodePlan` fits). */
 export interface NodePlacement {
@@ -91,6 +100,17 @@ export function faultTimeline(
         if (until !== undefined) sw(until, { kind: 'heal', groups });
       })
       .with({ kind: 'link' }, (f) => sw(at, { kind: 'link', from: addrOrAny(f.from), to: addrOrAny(f.to), link: f.link }))
+      .with({ kind: 'disconnect' }, (f) => {
+        if (onSwitch.has(f.node)) throw new Error(`${f.node} is a switch program: it has no link to cut`);
+        host(at, f.node, 'disconnect');
+        const until = end(f.duration);
+        if (until !== undefined) host(until, f.node, 'reconnect');
+      })
+      .with({ kind: 'clock' }, (f) => {
+        if (onSwitch.has(f.node)) throw new Error(`${f.node} is a switch program: it has no clock of its own`);
+        if (typeof f.offsetUs !== 'number' || !Number.isFinite(f.offsetUs)) throw new Error('offsetUs must be a finite number');
+        push({ at, target: 'host', node: f.node, action: 'clock', offsetUs: f.offsetUs });
+      })
       .exhaustive(); // an unknown kind throws, and the fault is skipped with a note
   }
 }

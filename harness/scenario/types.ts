@@ -47,6 +47,17 @@ export type Fault =
       readonly at: Micros; readonly kind: 'partition';
       readonly groups: readonly [readonly NodeId[], readonly NodeId[]]; readonly duration: Micros;
     }
+  /**
+   * The node's network link is cut for `duration`: nothing it sends leaves, nothing sent to it
+   * arrives (on docker its container is disconnected from the run's network), then it is mended.
+   * The process runs on, unaware.
+   */
+  | { readonly at: Micros; readonly kind: 'disconnect'; readonly node: NodeId; readonly duration: Micros }
+  /**
+   * From `at` on, the node's clock reads `offsetUs` µs ahead of true time (negative: behind): the
+   * time its core sees steps, and its armed timers follow its clock. Trace time stays true time.
+   */
+  | { readonly at: Micros; readonly kind: 'clock'; readonly node: NodeId; readonly offsetUs: Micros }
   /** The links from `from` to `to` (both may be '*') behave as `link` from now on. */
   | { readonly at: Micros; readonly kind: 'link'; readonly from: NodeId | '*'; readonly to: NodeId | '*'; readonly link: LinkConfig };
 

@@ -14,7 +14,11 @@
  *
  * Events whose action starts with `Host` are the testbed's record of host faults applied to `node`:
  * `HostCrash`, `HostRestart` (the node starts again with a fresh core: its volatile state is gone),
- * `HostPause`, `HostResume`. Monitors and checkers use them to know a node's state was reset.
+ * `HostPause`, `HostResume`, and `HostClock {offsetUs}` (from now on the node's clock reads
+ * `offsetUs` ahead of true time). Monitors and checkers use them to know a node's state was reset.
+ *
+ * `NetDisconnect` / `NetReconnect` (node = the host) mark a cut of a host's network link: what it
+ * sends meanwhile is lost, as is what is sent to it.
  */
 export type FieldValue = string | number | boolean | null | readonly FieldValue[];
 
@@ -36,10 +40,11 @@ export function isNetAnnotation(e: TraceBody): boolean {
   return e.action.startsWith('Net');
 }
 
-export type HostFaultAction = 'HostCrash' | 'HostRestart' | 'HostPause' | 'HostResume';
+export type HostFaultAction = 'HostCrash' | 'HostRestart' | 'HostPause' | 'HostResume' | 'HostClock';
 
 export function isHostAnnotation(e: TraceBody): e is TraceBody & { action: HostFaultAction } {
-  return e.action === 'HostCrash' || e.action === 'HostRestart' || e.action === 'HostPause' || e.action === 'HostResume';
+  return e.action === 'HostCrash' || e.action === 'HostRestart' || e.action === 'HostPause' || e.action === 'HostResume' ||
+    e.action === 'HostClock';
 }
 
 /** The protocol events of a trace: network annotations removed. */

@@ -72,9 +72,24 @@ describe('r2p2-server', () => {
 
   it('with a rejoin delay the announce carries the epoch of the start, not of the announce', () => {
     const s = mk([], { rejoinDelayUs: 1500 });
-    expect(s.handle(start, 100)).toEqual([{ kind: 'setTimer', name: 'rejoin', at: 1600 }]);
+    expect(s.handle(start, 100)).toEqual([{ kind: 'persist', state: { epoch: 100 } }, { kind: 'setTimer', name: 'rejoin', at: 1600 }]);
     const ann = s.handle(timer('rejoin'), 1600);
     expect((msg(sends(ann)[0]!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 0, epoch: 100 });
+  });
+
+  it('a restart whose clock stepped back still carries a newer epoch: one above the persisted one', () => {
+    const first = mk();
+    const st = first.handle(start, 5_000);
+    const persisted = st.find((o) => o.kind === 'persist');
+    expect(persisted).toEqual({ kind: 'persist', state: { epoch: 5_000 } });
+    // The host's clock stepped back 30 ms before the restart: its start time is earlier than the first.
+    const again = mk();
+    const st2 = again.handle({ kind: 'start', stable: { epoch: 5_000 } }, 2_000);
+    expect(st2[0]).toEqual({ kind: 'persist', state: { epoch: 5_001 } });
+    expect((msg(sends(st2)[0]!.data) as FeedbackMsg).count).toEqual({ n: 3, served: 0, epoch: 5_001 });
+    // A clock that moved forward wins over the persisted epoch; a malformed stable state is ignored.
+    expect((msg(sends(mk().handle({ kind: 'start', stable: { epoch: 5_000 } }, 9_000))[0]!.data) as FeedbackMsg).count?.epoch).toBe(9_000);
+    expect((msg(sends(mk().handle({ kind: 'start', stable: 'junk' }, 7))[0]!.data) as FeedbackMsg).count?.epoch).toBe(7);
   });
 
   it('a restart (start again, later) carries the new epoch, newer than the old one', () => {
@@ -107,7 +122,7 @@ describe('r2p2-server', () => {
   it('rejoin delay: quiet after start (no FEEDBACK, requests ignored without events), then announces', () => {
     const s = mk([], { rejoinDelayUs: 1500 });
     const st = s.handle(start, 100);
-    expect(st).toEqual([{ kind: 'setTimer', name: 'rejoin', at: 1600 }]);
+    expect(st).toEqual([{ kind: 'persist', state: { epoch: 100 } }, { kind: 'setTimer', name: 'rejoin', at: 1600 }]);
     expect(s.isQuiet()).toBe(true);
     // Requests in the quiet period: single-packet and multi-packet REQ0 alike, no trace, no ACK, no timer.
     const one = split('REQUEST', 'LB_ROUTE', 1, req(1, 16))[0]!;

@@ -7,7 +7,8 @@
  * garbage-collected after a failed multi-packet transfer is not counted, so the router keeps
  * counting it as outstanding at this server (as specs/r2p2/R2P2.tla's ServerGc says).
  *
- * Incarnations: every count-form FEEDBACK carries the server's `epoch`, its start time (µs), so
+ * Incarnations: every count-form FEEDBACK carries the server's `epoch`: its start time (µs), or one more
+ * than the epoch of its previous incarnation (kept in stable storage) if the clock stepped back, so
  * the router opens a new account for a restarted server and ignores FEEDBACK of an earlier
  * incarnation. On `start` the server stays quiet for `rejoinDelayUs` (no FEEDBACK, no
  * announce, incoming requests ignored without a trace event: they time out at the client), then
@@ -17,7 +18,7 @@
  * sent to its earlier incarnation reaches it (the spec's `ServerStart`).
  */
 import { match, P } from 'ts-pattern';
-import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
+import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId, StableState } from '../core.ts';
 import { digest } from '../digest.ts';
 import {
   BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, BoundedSet, addrField, configObject, numField,
@@ -107,7 +108,7 @@ export class R2p2Server implements Core<never, never> {
 
   handle(input: CoreInput<never>, now: Micros): Out[] {
     return match(input)
-      .with({ kind: 'start' }, () => this.start(now))
+      .with({ kind: 'start' }, (i) => this.start(now, i.stable))
       .with({ kind: 'command' }, () => [])
       .with({ kind: 'timer' }, ({ name }) => this.timer(name, now))
       .with({ kind: 'receive' }, ({ packet }) => this.receive(packet.src, packet.data, now))
@@ -124,12 +125,16 @@ export class R2p2Server implements Core<never, never> {
     return this.quiet;
   }
 
-  private start(now: Micros): Out[] {
-    this.epoch = Math.max(0, Math.floor(now));
+  private start(now: Micros, stable: StableState | undefined): Out[] {
+    // A later incarnation must carry a newer epoch even when the host's clock stepped back across
+    // the restart: the last epoch is kept in stable storage, and the new one is above it.
+    const last = typeof stable === 'object' && stable !== null && !Array.isArray(stable) ? (stable as { epoch?: unknown }).epoch : undefined;
+    this.epoch = Math.max(0, Math.floor(now), typeof last === 'number' && Number.isSafeInteger(last) ? last + 1 : 0);
+    const out: Out[] = [{ kind: 'persist', state: { epoch: this.epoch } }];
     const delay = this.config.rejoinDelayUs ?? 0;
-    if (delay <= 0) return this.announce(now);
+    if (delay <= 0) return [...out, ...this.announce(now)];
     this.quiet = true;
-    return [{ kind: 'setTimer', name: REJOIN, at: now + delay }];
+    return [...out, { kind: 'setTimer', name: REJOIN, at: now + delay }];
   }
 
   private announce(now: Micros): Out[] {

@@ -8,13 +8,17 @@
  * through the switch container (the switch applies the scenario's packet faults), so they reach
  * each other only through it.
  *
- * Addresses: `assignAddresses` draws a /24 in 10.128.0.0/10 per run; the switch container is .2
- * (its socket on port 4000, switch programs at .2 with their planned port), host i is .(10+i) with
- * its planned port. Agents listen on port 7400 of every container.
+ * Addresses: `assignAddresses` draws a /24 in 10.128.0.0/10 per run (the data network); the switch
+ * container is .2 (its socket on port 4000, switch programs at .2 with their planned port), host i
+ * is .(10+i) with its planned port. Each container is also on a control network (`controlPrefix`,
+ * same last octet), where its agent listens on port 7400: the harness's connections to the agents
+ * never cross the data network, so a node's data link can be cut while its agent is still driven.
  *
  * Host faults: crash = SIGKILL of the node's process in its container (volatile state lost; a
  * standby process in the same container restarts it on time), pause = `docker pause` of the
- * container (a frozen process, its agent included), resume = `docker unpause`.
+ * container (a frozen process, its agent included), resume = `docker unpause`, disconnect =
+ * `docker network disconnect` of the container from the data network, reconnect = `docker network
+ * connect` with the same address. A clock fault is applied by the node's driver (`clockOffsetUs`).
  *
  * Clean-up: every network and container carries `protocheck=1`, `protocheck.run=<id>` and
  * `protocheck.owner=<pid>`. A run removes its own at the end; before a run, whatever a harness that
@@ -75,7 +79,12 @@ const ipOf = (a: Addr): string => a.slice(0, a.lastIndexOf(':'));
 /** The pieces of a running cluster: its network, a container per node, an agent client per container. */
 export interface DockerCluster {
   readonly runId: string;
+  /** The network the nodes' traffic crosses (their addresses are on it). */
   readonly network: string;
+  /** With `control`: the network the harness reaches the agents on, apart from `network`. */
+  readonly controlNetwork?: string;
+  /** Node id → its address on `network`. */
+  readonly ips: ReadonlyMap<NodeId, string>;
   /** Node id → container name (the switch is node `switch`). */
   readonly containers: ReadonlyMap<NodeId, string>;
   readonly agents: ReadonlyMap<NodeId, AgentClient>;
@@ -90,10 +99,31 @@ export interface ClusterNode {
 }
 
 /**
- * Creates a labelled network with subnet `prefix.0/24` and one container per node (static IPs),
- * each running an agent, through testcontainers; waits until every agent answers.
+ * The /24 of a cluster's control network for data prefix `10.A.B` (A in 128–191): `10.(A+64).B`,
+ * so the two never overlap for prefixes the testbed draws.
  */
-export async function startCluster(prefix: string, nodes: readonly ClusterNode[], timeoutMs = 60_000): Promise<DockerCluster> {
+export function controlPrefix(prefix: string): string {
+  const [ten, a, b] = prefix.split('.');
+  return `${ten}.${(Number(a) + 64) % 256}.${b}`;
+}
+
+export interface ClusterOptions {
+  readonly timeoutMs?: number;
+  /**
+   * Put the agents on a control network of their own (`controlPrefix`), apart from the data network
+   * the nodes use: a node's data link can then be cut (`docker network disconnect`) while the
+   * harness still talks to its agent. Without it (a lab stand-in), one network carries both.
+   */
+  readonly control?: boolean;
+}
+
+/**
+ * Creates a labelled network with subnet `prefix.0/24` and one container per node (static IPs),
+ * each running an agent, through testcontainers; waits until every agent answers. With `control`,
+ * containers start on a control network and join the data network afterwards.
+ */
+export async function startCluster(prefix: string, nodes: readonly ClusterNode[], o: ClusterOptions = {}): Promise<DockerCluster> {
+  const timeoutMs = o.timeoutMs ?? 60_000;
   // testcontainers reads these at import: its reaper (Ryuk) cannot be pulled here; we reap by label.
   process.env.TESTCONTAINERS_RYUK_DISABLED ??= 'true';
   const { GenericContainer, Wait } = await import('testcontainers');
@@ -101,18 +131,29 @@ export async function startCluster(prefix: string, nodes: readonly ClusterNode[]
   const runId = randomBytes(6).toString('hex');
   const network = `protocheck-${runId}`;
   const labels = runLabels(runId);
-  await docker([
-    'network', 'create', '--driver', 'bridge', '--subnet', `${prefix}.0/24`,
-    ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), network,
+  const createNetwork = (name: string, subnet: string) => docker([
+    'network', 'create', '--driver', 'bridge', '--subnet', subnet,
+    ...Object.entries(labels).flatMap(([k, v]) => ['--label', `${k}=${v}`]), name,
   ]);
+  const controlNetwork = o.control ? `${network}-ctl` : undefined;
+  const ctl = controlPrefix(prefix);
+  const controlIp = (dataIp: string): string => `${ctl}.${dataIp.split('.')[3]}`;
+  try {
+    await createNetwork(network, `${prefix}.0/24`);
+    if (controlNetwork) await createNetwork(controlNetwork, `${ctl}.0/24`);
+  } catch (err) {
+    await reapRun(runId).catch(() => {});
+    throw new DockerTestbedError(`docker: cannot create the run's networks: ${(err as Error).message}`);
+  }
   const secret = randomBytes(24).toString('hex');
   const containers = new Map<NodeId, string>();
   try {
     await Promise.all(nodes.map(async (n) => {
       const name = `${network}-${n.id}`;
+      const first = controlNetwork ?? network;
       const c = new GenericContainer(image)
         .withName(name)
-        .withNetworkMode(network)
+        .withNetworkMode(first)
         .withLabels(labels)
         .withEnvironment({ [SECRET_ENV]: secret })
         .withCommand(['agent', '--listen', `0.0.0.0:${AGENT_PORT}`, '--roles-allowed', n.roles.join(',')])
@@ -120,17 +161,23 @@ export async function startCluster(prefix: string, nodes: readonly ClusterNode[]
         .withStartupTimeout(timeoutMs);
       // A static address on the run's network (testcontainers has no option for it).
       (c as unknown as { createOpts: Record<string, unknown> }).createOpts.NetworkingConfig = {
-        EndpointsConfig: { [network]: { IPAMConfig: { IPv4Address: n.ip } } },
+        EndpointsConfig: { [first]: { IPAMConfig: { IPv4Address: controlNetwork ? controlIp(n.ip) : n.ip } } },
       };
       containers.set(n.id, name);
       await c.start();
+      if (controlNetwork) await docker(['network', 'connect', '--ip', n.ip, network, name]);
     }));
   } catch (err) {
     await reapRun(runId).catch(() => {});
     throw new DockerTestbedError(`docker: cannot start the cluster: ${(err as Error).message}`);
   }
-  const agents = new Map<NodeId, AgentClient>(nodes.map((n) => [n.id, new AgentClient(`http://${n.ip}:${AGENT_PORT}`, secret, 10_000)]));
-  return { runId, network, containers, agents, secret };
+  const agents = new Map<NodeId, AgentClient>(nodes.map((n) => [
+    n.id, new AgentClient(`http://${controlNetwork ? controlIp(n.ip) : n.ip}:${AGENT_PORT}`, secret, 10_000),
+  ]));
+  return {
+    runId, network, ...(controlNetwork ? { controlNetwork } : {}), ips: new Map(nodes.map((n) => [n.id, n.ip])),
+    containers, agents, secret,
+  };
 }
 
 export class DockerTestbed implements Testbed {
@@ -158,7 +205,7 @@ export class DockerTestbed implements Testbed {
     const cluster = await startCluster(prefix, [
       { id: SWITCH_NODE, ip: switchIp, roles: ['switch'] },
       ...hosts.map((n) => ({ id: n.id, ip: ipOf(n.addr), roles: [n.role] })),
-    ], this.opts.readyTimeoutMs);
+    ], { control: true, ...(this.opts.readyTimeoutMs === undefined ? {} : { timeoutMs: this.opts.readyTimeoutMs }) });
     this.live.add(cluster.runId);
     try {
       // Containers share the host kernel's monotonic clock: the offset is 0, not a noisy estimate.
@@ -167,9 +214,20 @@ export class DockerTestbed implements Testbed {
         const name = cluster.containers.get(id);
         return name !== undefined && (await dockerSettled([verb, name])).ok;
       };
+      // A cut link: the container leaves the data network (its agent stays reachable on the
+      // control network) and joins it again with the same address.
+      const link = async (id: NodeId, on: boolean): Promise<boolean> => {
+        const name = cluster.containers.get(id);
+        const ip = cluster.ips.get(id);
+        if (name === undefined || ip === undefined) return false;
+        const args = on ? ['network', 'connect', '--ip', ip, cluster.network, name] : ['network', 'disconnect', cluster.network, name];
+        return (await dockerSettled(args)).ok;
+      };
       const launcher = Object.assign(base, {
         freeze: (id: NodeId, _p: LaunchedProcess) => pause(id, 'pause'),
         thaw: (id: NodeId, _p: LaunchedProcess) => pause(id, 'unpause'),
+        disconnect: (id: NodeId) => link(id, false),
+        reconnect: (id: NodeId) => link(id, true),
       });
       const clusterUpMs = performance.now() - t0;
       const run = new ProcessRun(launcher, {

@@ -21,6 +21,10 @@
  *                                       `start`; datagrams before `start` are discarded
  *   `{"hostDown":ADDR}` / `{"hostUp":ADDR}`   (switch only) packets to ADDR are dropped as
  *                                       `NetDrop` reason `host-down` while it is down
+ *   `{"hostCut":ADDR}` / `{"hostMend":ADDR}`  (switch only) packets from or to ADDR are dropped
+ *                                       as `NetDrop` reason `cut` while its link is cut
+ *   `{"clockOffsetUs":US}`              (node) from now on the core's clock reads US µs ahead of
+ *                                       true time (may be negative); armed timers follow it
  *   End of stdin (the harness went away) stops the process like `{"stop":true}`.
  */
 import type { Addr, Micros } from '../../impl/core.ts';
@@ -34,7 +38,10 @@ export type ControlLine =
   | { readonly kind: 'stop' }
   | { readonly kind: 'bind' }
   | { readonly kind: 'hostDown'; readonly addr: Addr }
-  | { readonly kind: 'hostUp'; readonly addr: Addr };
+  | { readonly kind: 'hostUp'; readonly addr: Addr }
+  | { readonly kind: 'hostCut'; readonly addr: Addr }
+  | { readonly kind: 'hostMend'; readonly addr: Addr }
+  | { readonly kind: 'clock'; readonly offsetUs: Micros };
 
 export type StatusLine =
   | { readonly ready: true; readonly node: string; readonly addr: Addr; readonly pid: number }
@@ -74,6 +81,12 @@ export function parseControlLine(line: string): Parsed<ControlLine> {
   if (o.bind === true) return { ok: true, value: { kind: 'bind' } };
   if (typeof o.hostDown === 'string') return { ok: true, value: { kind: 'hostDown', addr: o.hostDown } };
   if (typeof o.hostUp === 'string') return { ok: true, value: { kind: 'hostUp', addr: o.hostUp } };
+  if (typeof o.hostCut === 'string') return { ok: true, value: { kind: 'hostCut', addr: o.hostCut } };
+  if (typeof o.hostMend === 'string') return { ok: true, value: { kind: 'hostMend', addr: o.hostMend } };
+  if ('clockOffsetUs' in o) {
+    if (typeof o.clockOffsetUs !== 'number' || !Number.isFinite(o.clockOffsetUs)) return { ok: false, message: 'clockOffsetUs must be a finite number of µs' };
+    return { ok: true, value: { kind: 'clock', offsetUs: o.clockOffsetUs } };
+  }
   return { ok: false, message: `unknown control line ${line.length > 120 ? line.slice(0, 120) + '…' : line}` };
 }
 
@@ -182,6 +195,7 @@ export async function serveControl(o: ServeOptions): Promise<number> {
       if (c.kind === 'origin') start(c.origin, c.startAt);
       else if (c.kind === 'command') driver.command(c.command, c.at);
       else if (c.kind === 'stop') void stop(0);
+      else if (c.kind === 'clock') driver.setClockOffset(c.offsetUs);
       else if (c.kind === 'bind') {
         driver.bind().catch((err: Error) => {
           writeStatus({ fatal: `${node}: ${err.message}` });

@@ -57,6 +57,13 @@ export interface Launcher {
    * processes run in throw-away containers need not.
    */
   discardState?(names: readonly string[]): void;
+  /**
+   * Cuts node `id`'s network link (e.g. disconnects its container from the run's network); resolves
+   * to false if it could not. Without it, the run has the switch drop the node's packets.
+   */
+  disconnect?(id: NodeId): Promise<boolean>;
+  /** Mends what `disconnect` cut. */
+  reconnect?(id: NodeId): Promise<boolean>;
 }
 
 /** A child process of this harness as a `LaunchedProcess`. */

@@ -83,7 +83,8 @@ interface HostAction {
   readonly at: Micros;
   readonly node: NodeId;
   readonly k: number;
-  readonly action: 'crash' | 'restart' | 'pause' | 'resume';
+  readonly action: 'crash' | 'restart' | 'pause' | 'resume' | 'disconnect' | 'reconnect' | 'clock';
+  readonly offsetUs?: Micros;
 }
 
 export class ProcessRun {
@@ -405,6 +406,7 @@ export class ProcessRun {
   private planHostFaults(timeline: readonly TimelineEntry[], hostIds: ReadonlySet<NodeId>): HostAction[] {
     const out: HostAction[] = [];
     const depth = new Map<NodeId, number>();
+    const isCut = new Set<NodeId>();
     for (const e of timeline) {
       if (e.target !== 'host') continue;
       if (!hostIds.has(e.node)) {
@@ -443,16 +445,58 @@ export class ProcessRun {
           depth.set(e.node, d - 1);
           if (d === 1) out.push({ at: e.at, node: e.node, k: cur.k, action: 'resume' });
           break;
+        // The link and the clock belong to the host, not to one process: they outlive crashes.
+        case 'disconnect':
+          if (isCut.has(e.node)) break;
+          isCut.add(e.node);
+          out.push({ at: e.at, node: e.node, k: cur.k, action: 'disconnect' });
+          break;
+        case 'reconnect':
+          if (!isCut.delete(e.node)) break;
+          out.push({ at: e.at, node: e.node, k: cur.k, action: 'reconnect' });
+          break;
+        case 'clock':
+          out.push({ at: e.at, node: e.node, k: cur.k, action: 'clock', offsetUs: e.offsetUs ?? 0 });
+          break;
       }
     }
     return out;
   }
 
   private hostFault(a: HostAction): void {
+    const addr = this.plan.addrs[a.node]!;
+    switch (a.action) {
+      case 'disconnect':
+      case 'reconnect': {
+        const on = a.action === 'reconnect';
+        const landed = (ok: boolean): void => {
+          if (!ok) this.note(`${this.tag}: ${a.action} of ${a.node} at ${a.at} failed`);
+          else this.emit(a.node, { action: on ? 'NetReconnect' : 'NetDisconnect' }, this.clockUs());
+        };
+        const viaLauncher = on ? this.launcher.reconnect : this.launcher.disconnect;
+        if (viaLauncher) {
+          // Annotated once it has landed: what the node sent before is on its way.
+          void viaLauncher.call(this.launcher, a.node).catch(() => false).then(landed);
+        } else {
+          // No real link to cut: the switch drops what the node sends and what is sent to it.
+          this.send(this.switchProc!, on ? { hostMend: addr } : { hostCut: addr });
+          landed(true);
+        }
+        return;
+      }
+      case 'clock': {
+        // Every incarnation (standbys too) runs on the host's clock.
+        const offsetUs = a.offsetUs ?? 0;
+        this.emit(a.node, { action: 'HostClock', offsetUs }, this.clockUs());
+        for (const inc of this.incarnations.get(a.node)!) if (inc.proc) this.send(inc.proc, { clockOffsetUs: offsetUs });
+        return;
+      }
+      default:
+        break;
+    }
     const inc = this.incarnations.get(a.node)!.find((i) => i.k === a.k);
     const p = inc?.proc;
     if (!p) return;
-    const addr = this.plan.addrs[a.node]!;
     switch (a.action) {
       case 'crash': {
         p.killedByUs = true;

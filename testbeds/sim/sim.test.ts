@@ -316,6 +316,37 @@ describe('SimTestbed', () => {
     expect(out.trace.filter((e) => e.action === 'Pong').map((e) => e.from)).toEqual([addrs.server1, addrs.server2, addrs.server1]);
   });
 
+  it('a cut link loses what the host sends and what is sent to it, until it is mended', async () => {
+    // client1 pings every 100 µs; links take 50 µs each way. Its link is cut from 230 to 530.
+    const out = await run(scenario({
+      topology: { tick: 100, count: 8 },
+      faults: [{ at: 230, kind: 'disconnect', node: 'client1', duration: 300 }],
+      duration: 1000,
+    }));
+    expect(brief(out.trace, ['NetDisconnect', 'NetReconnect'])).toEqual(['230 client1 NetDisconnect', '530 client1 NetReconnect']);
+    // The echo of ping 2 reaches the cut client at 300 and is lost; pings 3, 4 and 5 never leave it.
+    expect(out.trace.filter((e) => e.action === 'NetDrop').map((e) => `${e.t} ${e.from}->${e.to} ${e.reason}`).sort()).toEqual([
+      '300 client1->server1 cut', '300 server1->client1 cut', '400 client1->server1 cut', '500 client1->server1 cut',
+    ]);
+    expect(out.trace.filter((e) => e.action === 'Echo').map((e) => e.seq)).toEqual([1, 2, 6, 7, 8]);
+    expect(out.trace.filter((e) => e.action === 'Pong').map((e) => e.seq)).toEqual([1, 6, 7, 8]);
+  });
+
+  it('a clock step shifts the time a core sees, and its armed timers follow its clock', async () => {
+    // client1 ticks every 100 µs by its own clock. Pings at 100 and 200 (offset 0); the tick due at
+    // 300 by its clock. At 250 the clock jumps 60 µs ahead: that tick is due at true 240, past, so
+    // it fires at once (250, its clock reads 310, next due at its 410 = true 350, then 450). At 500
+    // the clock steps back to −40: the tick due at its 610 fires at true 650.
+    const out = await run(scenario({
+      topology: { tick: 100, count: 6 },
+      faults: [{ at: 250, kind: 'clock', node: 'client1', offsetUs: 60 }, { at: 500, kind: 'clock', node: 'client1', offsetUs: -40 }],
+      duration: 1000,
+    }));
+    expect(brief(out.trace, ['HostClock'])).toEqual(['250 client1 HostClock', '500 client1 HostClock']);
+    expect(out.trace.filter((e) => e.action === 'HostClock').map((e) => e.offsetUs)).toEqual([60, -40]);
+    expect(out.trace.filter((e) => e.action === 'Ping').map((e) => e.t)).toEqual([100, 200, 250, 350, 450, 650]);
+  });
+
   it('a crash drops packets and timers; a restart re-runs start with fresh state', async () => {
     const out = await run(scenario({
       topology: { tick: 100, count: 20 },

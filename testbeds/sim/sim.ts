@@ -86,6 +86,12 @@ interface SimNode {
   readonly timers: Map<string, number>;
   /** The node's stable storage: the last `persist` output; survives crashes, handed to `start`. */
   stable: StableState | undefined;
+  /** Armed timers: name → deadline on the node's clock (they follow it when it steps). */
+  readonly timerAt: Map<string, number>;
+  /** How far the node's clock is ahead of true time (a `clock` fault), µs. */
+  clockOffset: number;
+  /** The node's link is cut (a `disconnect` fault): its packets are lost both ways. */
+  cut: boolean;
 }
 
 const INPUT = 0;
@@ -198,7 +204,7 @@ class SimRun {
         }
       }
       const node: SimNode = {
-        id: n.id, addr: n.addr, isSwitch: false, core, make, restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(), stable: undefined,
+        id: n.id, addr: n.addr, isSwitch: false, core, make, restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(), stable: undefined, timerAt: new Map(), clockOffset: 0, cut: false,
       };
       this.nodeById.set(n.id, node);
       this.idByAddr.set(n.addr, n.id);
@@ -224,7 +230,7 @@ class SimRun {
     });
     this.sw = {
       id: SWITCH_NODE, addr: SimTestbed.switchAddr, isSwitch: true, core: this.swCore, make: null,
-      restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(), stable: undefined,
+      restarts: 0, pauseDepth: 0, backlog: [], timers: new Map(), stable: undefined, timerAt: new Map(), clockOffset: 0, cut: false,
     };
   }
 
@@ -326,7 +332,7 @@ class SimRun {
   private handle(node: SimNode, input: CoreInput<any>): void {
     let outs: CoreOutput<any>[];
     try {
-      outs = node.core!.handle(input, this.now);
+      outs = node.core!.handle(input, this.now + node.clockOffset);
     } catch (err) {
       this.note(`sim: t=${this.now}: ${node.id} threw on ${input.kind}: ${msg(err)}; treated as a crash`);
       this.crash(node, 'exception');
@@ -347,10 +353,15 @@ class SimRun {
         if (node.isSwitch) {
           const host = this.hostByAddr.get(p.dst);
           if (!host) this.emit(SWITCH_NODE, dropEvent(p.src, p.dst, this.nameOf(p.src), p.dst, 'no-route'));
+          else if (host.cut) this.emit(SWITCH_NODE, dropEvent(p.src, p.dst, this.nameOf(p.src), host.id, 'cut'));
           else this.q.push(this.now, ev(INPUT, host, { kind: 'receive', packet: p }));
         } else {
           if (!p || typeof p.dst !== 'string' || !(p.data instanceof Uint8Array)) {
             this.note(`sim: ${node.id} sent a malformed packet; dropped`);
+            return;
+          }
+          if (node.cut) {
+            this.emit(SWITCH_NODE, dropEvent(p.src, p.dst, node.id, this.nameOf(p.dst), 'cut'));
             return;
           }
           // The wire copies the bytes: a core that reuses its buffer cannot change a packet in flight.
@@ -371,7 +382,8 @@ class SimRun {
         }
         const token = ++this.tokens;
         node.timers.set(o.name, token);
-        this.q.push(Math.max(this.now, Math.ceil(o.at)), ev(TIMER, node, null, o.name, token));
+        node.timerAt.set(o.name, o.at);
+        this.q.push(Math.max(this.now, Math.ceil(o.at - node.clockOffset)), ev(TIMER, node, null, o.name, token));
         return;
       }
       case 'cancelTimer':
@@ -417,6 +429,29 @@ class SimRun {
         }
         this.emit(node.id, { action: 'HostRestart' });
         this.handle(node, node.stable === undefined ? { kind: 'start' } : { kind: 'start', stable: node.stable });
+        return;
+      }
+      case 'disconnect':
+        if (node.cut) return;
+        node.cut = true;
+        this.emit(node.id, { action: 'NetDisconnect' });
+        return;
+      case 'reconnect':
+        if (!node.cut) return;
+        node.cut = false;
+        this.emit(node.id, { action: 'NetReconnect' });
+        return;
+      case 'clock': {
+        // The clock outlives crashes (it is the host's). Armed timers follow it: each fires when
+        // the node's clock reaches its deadline.
+        node.clockOffset = e.offsetUs ?? 0;
+        this.emit(node.id, { action: 'HostClock', offsetUs: node.clockOffset });
+        for (const [name, at] of node.timerAt) {
+          if (!node.timers.has(name)) continue;
+          const token = ++this.tokens;
+          node.timers.set(name, token);
+          this.q.push(Math.max(this.now, Math.ceil(at - node.clockOffset)), ev(TIMER, node, null, name, token));
+        }
         return;
       }
       case 'pause':

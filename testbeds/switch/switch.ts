@@ -49,7 +49,8 @@
  *
  * ## Trace annotations (node = the switch's id unless said otherwise; not spec actions)
  *
- * `NetDrop {src, dst, from, to, reason}` with reason `loss | partition | no-route | host-down | ttl`
+ * `NetDrop {src, dst, from, to, reason}` with reason `loss | partition | no-route | host-down | ttl | cut`
+ * (`cut`: the host's link is cut, a `disconnect` fault; the testbed drops those)
  * (`from`/`to` are node ids, or the address when unknown); `NetDuplicate {src, dst, from, to}`;
  * `NetLink {from, to, delay, jitter, loss, duplicate}`; `NetPartition {a, b}` and `NetHeal {a, b}`
  * (address lists); `HostCrash {reason}`, `HostRestart {}`, `HostPause {}`, `HostResume {}` with
@@ -80,7 +81,7 @@ export type SwitchCommand =
   | { readonly kind: 'pauseProgram'; readonly id: NodeId }
   | { readonly kind: 'resumeProgram'; readonly id: NodeId };
 
-export type DropReason = 'loss' | 'partition' | 'no-route' | 'host-down' | 'ttl';
+export type DropReason = 'loss' | 'partition' | 'no-route' | 'host-down' | 'ttl' | 'cut';
 
 export interface SwitchProgram {
   readonly id: NodeId;

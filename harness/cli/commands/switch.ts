@@ -9,7 +9,8 @@
  */
 import { parseArgs } from 'node:util';
 import { PROCESS_OPTIONS } from '../args.ts';
-import type { Addr, Core, NodeId } from '../../../impl/core.ts';
+import type { Addr, Core, NodeId, Packet } from '../../../impl/core.ts';
+import type { TraceBody } from '../../trace/schema.ts';
 import type { Json, RoleFactory } from '../../protocol.ts';
 import type { LinkConfig } from '../../scenario/types.ts';
 import { PERFECT_LINK } from '../../scenario/types.ts';
@@ -29,7 +30,7 @@ export const SWITCH_USAGE = `usage: protocheck switch --listen IP:PORT --config 
 Runs the switch (programs + fault stage) on one UDP socket. Every datagram must carry the 14-byte
 tunnel envelope. Trace events (Net* annotations and the programs' events) go to stdout as NDJSON;
 status lines to stderr; control lines from stdin: {"origin":"<ns>"}, {"command":SwitchCommand,"at":US},
-{"hostDown":ADDR}, {"hostUp":ADDR}, {"stop":true}. See testbeds/local/control.ts.
+{"hostDown":ADDR}, {"hostUp":ADDR}, {"hostCut":ADDR}, {"hostMend":ADDR}, {"stop":true}. See testbeds/local/control.ts.
 
 config (JSON object, or @FILE):
   node      the switch's id in traces (default "switch")
@@ -143,6 +144,8 @@ export async function run(args: string[]): Promise<number> {
   let startAt = 0;
   let sw: { notes: string[] };
   const down = new Set<Addr>();
+  /** Hosts whose link is cut: what they send and what is sent to them is dropped. */
+  const cut = new Set<Addr>();
   let nodeOf: Record<Addr, NodeId> = {};
   try {
     if (!v.listen) throw new UsageError('--listen IP:PORT is required');
@@ -183,13 +186,15 @@ export async function run(args: string[]): Promise<number> {
       sink: (e) => process.stdout.write(JSON.stringify(e) + '\n'),
       onNote: (m) => writeStatus({ note: m }),
       egressFilter: (p) =>
-        down.has(p.dst)
-          ? { action: 'NetDrop', src: p.src, dst: p.dst, from: nodeOf[p.src] ?? p.src, to: nodeOf[p.dst] ?? p.dst, reason: 'host-down' }
-          : undefined,
+        down.has(p.dst) ? dropped(p, 'host-down') : cut.has(p.dst) ? dropped(p, 'cut') : undefined,
+      ingressFilter: (p) => (cut.has(p.src) ? dropped(p, 'cut') : undefined),
     });
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;
     return fail(err.message);
+  }
+  function dropped(p: Packet, reason: 'host-down' | 'cut'): TraceBody {
+    return { action: 'NetDrop', src: p.src, dst: p.dst, from: nodeOf[p.src] ?? p.src, to: nodeOf[p.dst] ?? p.dst, reason };
   }
   let drained = 0;
   return serveControl({
@@ -200,6 +205,8 @@ export async function run(args: string[]): Promise<number> {
     onControl: (c) => {
       if (c.kind === 'hostDown') down.add(c.addr);
       else if (c.kind === 'hostUp') down.delete(c.addr);
+      else if (c.kind === 'hostCut') cut.add(c.addr);
+      else if (c.kind === 'hostMend') cut.delete(c.addr);
       else return false;
       return true;
     },

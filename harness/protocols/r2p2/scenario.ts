@@ -176,7 +176,9 @@ function linkArb(p: R2p2GenParams) {
   });
 }
 
-type HostEpisode = { w: { at: number; len: number }; target: number; kind: 'crash-restart' | 'pause' | 'crash' };
+type HostEpisode = {
+  w: { at: number; len: number }; target: number; kind: 'crash-restart' | 'pause' | 'crash' | 'disconnect' | 'clock';
+};
 
 type RawLink = { delay: number; jitter: number; loss: number; duplicate: number };
 
@@ -187,8 +189,9 @@ function toLink(r: RawLink): LinkConfig {
 /**
  * The scenario arbitrary. Parameters per testbed: `SIM_PARAMS` (sim, default) and `REAL_PARAMS`
  * (`local`, `docker`, `hardware`). Faults: up to 2 link changes and up to 2 partitions (one node
- * cut off from all others) always; with `hostFaults`, up to 3 crash / crash+restart / pause
- * episodes of servers or the router program, never overlapping on one node.
+ * cut off from all others) always; with `hostFaults`, up to 3 host episodes: crash, crash+restart
+ * or pause of a server or the router program, a cut link (disconnect) of a server or a client
+ * (never overlapping on one node), or a server's clock step.
  */
 export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2Scenario> {
   const p = genParams(options);
@@ -221,7 +224,7 @@ export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2S
           fc.record<HostEpisode>({
             w: window,
             target: fc.nat({ max: p.maxServers }),
-            kind: fc.constantFrom('crash-restart' as const, 'pause' as const, 'crash' as const),
+            kind: fc.constantFrom('crash-restart' as const, 'pause' as const, 'crash' as const, 'disconnect' as const, 'clock' as const),
           }),
           { maxLength: 3 },
         )
@@ -267,6 +270,20 @@ export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2S
       .map((h) => ({ ...h, node: h.target % (servers.length + 1) === servers.length ? ROUTER_NODE : servers[h.target % (servers.length + 1)]!, at: faultAt(h.w.at), len: faultLen(h.w.len) }))
       .sort((a, b) => a.at - b.at);
     for (const e of episodes) {
+      if (e.kind === 'clock') {
+        // A host's clock steps by up to ±20% of the run, at any time (crashes do not reset it).
+        // The router is a switch program and has no clock of its own.
+        if (e.node !== ROUTER_NODE) faults.push({ at: e.at, kind: 'clock', node: e.node, offsetUs: Math.round(duration * (0.4 * e.w.len / 1000 - 0.2)) });
+        continue;
+      }
+      if (e.kind === 'disconnect') {
+        // A cut link of a host: a server, or a client in place of the router (a program has no link).
+        const node = e.node === ROUTER_NODE ? clients[e.target % clients.length]! : e.node;
+        if ((busyUntil.get(node) ?? -1) >= e.at) continue;
+        faults.push({ at: e.at, kind: 'disconnect', node, duration: e.len });
+        busyUntil.set(node, e.at + e.len);
+        continue;
+      }
       if ((busyUntil.get(e.node) ?? -1) >= e.at) continue;
       if (e.kind === 'pause') {
         faults.push({ at: e.at, kind: 'pause', node: e.node, duration: e.len });
