@@ -214,8 +214,9 @@ describe.skipIf(!req.run)('r2p2 on the docker testbed', () => {
     // the run's own objects existed while it ran, and are gone after it
     const seen = await during!;
     expect(seen.containers.length).toBe(4); // switch, client1, server1, server2
-    expect(seen.networks.length).toBe(1);
+    expect(seen.networks.length).toBe(2); // the data network and the agents' control network
     const runId = seen.networks[0]!.runId!;
+    expect(seen.networks.every((n) => n.runId === runId)).toBe(true);
     expect(seen.containers.every((c) => c.runId === runId)).toBe(true);
     expect(await listLabelled(runId)).toEqual({ containers: [], networks: [] });
     expect(await mine()).toEqual({ containers: [], networks: [] });
