@@ -90,8 +90,8 @@ export interface UdpDriverOptions<Command, Notification> {
   readonly onCoreError?: 'crash' | 'skip';
   /**
    * The node's stable storage: loaded for `start` (a restarted node gets what its earlier
-   * incarnation persisted) and written synchronously on every `persist` output, before the outputs
-   * after it. Without it, `persist` outputs are ignored.
+   * incarnation persisted) and written synchronously on every `persist` output, before every other
+   * output of the step (its trace events included). Without it, `persist` outputs are ignored.
    */
   readonly stable?: StableStore;
 }
@@ -361,12 +361,16 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
       return;
     }
     const tOut = this.clockUs();
-    // Trace events first (they leave synchronously), then timers, notifications and sends.
+    // Stable state first (so a traced action's state is durable), then trace events (they leave
+    // synchronously), then timers, notifications and sends.
+    for (const o of outputs) {
+      if (o.kind === 'persist') this.persist(o.state);
+    }
+    if (this.crashed) return; // the state could not be kept: nothing of this step may show
     for (const o of outputs) {
       if (o.kind === 'trace') this.emit(o.event, tOut);
     }
     for (const o of outputs) {
-      if (this.crashed) break; // a failed `persist`: nothing that depends on it may leave
       match(o)
         .with({ kind: 'trace' }, () => {})
         .with({ kind: 'send' }, (x) => this.transmit(x.packet, tOut))
@@ -375,7 +379,7 @@ export class UdpDriver<Command = unknown, Notification = unknown> {
           this.armTimer(x.name, x.at - this.offset);
         })
         .with({ kind: 'cancelTimer' }, (x) => this.cancelTimer(x.name))
-        .with({ kind: 'persist' }, (x) => this.persist(x.state))
+        .with({ kind: 'persist' }, () => {})
         .with({ kind: 'notify' }, (x) => {
           try {
             this.opts.onNotify?.(x.value);

@@ -27,12 +27,12 @@ import { reapRun } from '../testbeds/docker/reap.ts';
 import { HardwareTestbed } from '../testbeds/hardware/hardware.ts';
 
 /**
- * The first scenario fast-check draws with seed 1900 for a real testbed, with host faults: 2
- * clients, 2 servers (JBSQ(1), queue of 3), 8 calls, 1.0 s; server2 crashes and restarts, is cut
- * off by a partition, later paused; server1's clock jumps 198 ms ahead; the network loses ~20% of
- * packets, and some links duplicate ~20%.
+ * The first scenario fast-check draws with seed 3771 for a real testbed, with host faults: 1
+ * client, 2 servers (JBSQ(2), queue of 2), 7 calls, 1.6 s; server1 crashes and restarts 186 ms
+ * later, and is paused later on; server2 is cut off by a partition; client1's link is cut for
+ * 157 ms; two links slow down; the network duplicates ~19% of packets.
  */
-const SEED = 1900;
+const SEED = 3771;
 const [SCENARIO] = fc.sample(r2p2.scenarios({ testbed: 'local', hostFaults: true }), { seed: SEED, numRuns: 1 }) as R2p2Scenario[];
 const SCENARIO_JSON = JSON.stringify(SCENARIO);
 const DOCKER_TEST_MS = 180_000;
@@ -55,7 +55,9 @@ async function runAndCheck(testbed: Testbed): Promise<RunReport> {
   const actions = new Set(report.trace.filter((e) => !isNetAnnotation(e)).map((e) => e.action));
   expect([...actions]).toEqual(expect.arrayContaining(['ClientSend', 'RouterDispatch', 'ServerReceiveRequest', 'ServerReply', 'ClientReceiveReply']));
   // The host faults of the scenario happened.
-  expect([...actions]).toEqual(expect.arrayContaining(['HostCrash', 'HostRestart', 'HostPause', 'HostResume', 'HostClock']));
+  expect([...actions]).toEqual(expect.arrayContaining(['HostCrash', 'HostRestart', 'HostPause', 'HostResume']));
+  expect(report.trace.filter((e) => e.action === 'NetDisconnect' || e.action === 'NetReconnect').map((e) => `${e.node} ${e.action}`))
+    .toEqual(['client1 NetDisconnect', 'client1 NetReconnect']);
   // Checks 1 and 2: the XState monitor and the property checkers.
   expect(report.violations, `${testbed.name}: notes ${JSON.stringify(report.notes)}`).toEqual([]);
   // Check 3: TLC trace validation.
@@ -76,9 +78,9 @@ describe(`one R2P2 scenario (fast-check seed ${SEED}) on sim, local, docker and 
   it('the scenario is the fixed one, with host faults', () => {
     expect(SCENARIO).toBeDefined();
     const s = SCENARIO!;
-    expect(s.topology).toEqual({ clients: 2, servers: 2, router: { policy: 'jbsq', n: 1, queueCap: 3 } });
-    expect(s.workload).toHaveLength(8);
-    expect(s.faults.map((f) => f.kind)).toEqual(expect.arrayContaining(['crash', 'restart', 'pause', 'partition', 'clock']));
+    expect(s.topology).toEqual({ clients: 1, servers: 2, router: { policy: 'jbsq', n: 2, queueCap: 2 } });
+    expect(s.workload).toHaveLength(7);
+    expect(s.faults.map((f) => f.kind)).toEqual(expect.arrayContaining(['crash', 'restart', 'pause', 'partition', 'disconnect', 'link']));
     // The same seed draws the same scenario.
     expect(JSON.stringify(fc.sample(r2p2.scenarios({ testbed: 'local', hostFaults: true }), { seed: SEED, numRuns: 1 })[0])).toBe(SCENARIO_JSON);
   });
@@ -133,7 +135,7 @@ describe(`one R2P2 scenario (fast-check seed ${SEED}) on sim, local, docker and 
     const report = await runAndCheck(tb);
     // The nodes ran on the lab's hosts: clients and servers spread over h1 and h2, the router in the switch host.
     expect(report.addrs.router).toBe(`${prefix}.2:9000`);
-    const hostsUsed = new Set(['client1', 'client2', 'server1', 'server2'].map((id) => report.addrs[id]!.split(':')[0]));
+    const hostsUsed = new Set(['client1', 'server1', 'server2'].map((id) => report.addrs[id]!.split(':')[0]));
     expect(hostsUsed).toEqual(new Set([`${prefix}.10`, `${prefix}.11`]));
   });
 });

@@ -102,6 +102,7 @@ export class ProcessRun {
   private observeFailed = false;
   private killed = false;
   private readonly tag: string;
+  private readonly applying = new Set<Promise<unknown>>();
 
   constructor(
     private readonly launcher: Launcher,
@@ -388,6 +389,15 @@ export class ProcessRun {
     // 5. stop at the end
     await new Promise<void>((res) => this.later(this.duration, res));
     clearInterval(tick);
+    if (this.applying.size) {
+      this.note(`${this.tag}: ${this.applying.size} fault(s) still being applied at the end of the run; waited for them`);
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        Promise.all([...this.applying]),
+        new Promise<void>((res) => { timer = setTimeout(res, this.opts.readyTimeoutMs ?? 30_000); }),
+      ]);
+      clearTimeout(timer);
+    }
     await this.stopAll();
     this.discardState(stateNames);
 
@@ -476,7 +486,7 @@ export class ProcessRun {
         const viaLauncher = on ? this.launcher.reconnect : this.launcher.disconnect;
         if (viaLauncher) {
           // Annotated once it has landed: what the node sent before is on its way.
-          void viaLauncher.call(this.launcher, a.node).catch(() => false).then(landed);
+          this.inFlight(viaLauncher.call(this.launcher, a.node).catch(() => false).then(landed));
         } else {
           // No real link to cut: the switch drops what the node sends and what is sent to it.
           this.send(this.switchProc!, on ? { hostMend: addr } : { hostCut: addr });
@@ -503,14 +513,14 @@ export class ProcessRun {
         p.pausedAtT = undefined;
         // Annotated once the kill has landed (an agent's kill takes a round trip): every event of
         // the dead process is then earlier than its HostCrash.
-        void this.signal(p, 'SIGKILL').then((ok) => {
+        this.inFlight(this.signal(p, 'SIGKILL').then((ok) => {
           if (!ok) this.note(`${this.tag}: crash of ${a.node} at ${a.at}: its process was already gone`);
           this.emit(a.node, { action: 'HostCrash', reason: 'fault' }, this.clockUs());
           this.send(this.switchProc!, { hostDown: addr });
           // The next incarnation may take the address now, so that it starts on time.
           const next = this.incarnations.get(a.node)!.find((i) => i.k === a.k + 1)?.proc;
           if (next) this.send(next, { bind: true });
-        });
+        }));
         return;
       }
       case 'restart': {
@@ -527,22 +537,32 @@ export class ProcessRun {
         // The merger holds back from the request on; the annotation waits until the freeze has
         // landed (docker pause takes tens of ms), so no event of the frozen node follows it.
         p.pausedAtT = this.clockUs();
-        void this.freeze(a.node, p).then((ok) => {
+        this.inFlight(this.freeze(a.node, p).then((ok) => {
           if (!ok) this.note(`${this.tag}: pause of ${a.node} at ${a.at}: its process is gone`);
           else this.emit(a.node, { action: 'HostPause' }, this.clockUs());
-        });
+        }));
         return;
       }
       case 'resume': {
         const t = this.clockUs();
         this.emit(a.node, { action: 'HostResume' }, t);
         p.pausedAtT = undefined;
-        void this.thaw(a.node, p).then((ok) => {
+        this.inFlight(this.thaw(a.node, p).then((ok) => {
           if (!ok) this.note(`${this.tag}: resume of ${a.node} at ${a.at}: its process is gone`);
-        });
+        }));
         return;
       }
     }
+  }
+
+  /**
+   * A fault being applied (a kill, a freeze, a cut): the run waits for all of them before it stops,
+   * so each one's annotation lands in the trace even when it is applied late.
+   */
+  private inFlight(p: Promise<unknown>): void {
+    const tracked = p.catch((err: unknown) => this.note(`${this.tag}: a fault failed: ${(err as Error)?.message ?? err}`))
+      .finally(() => this.applying.delete(tracked));
+    this.applying.add(tracked);
   }
 
   private freeze(id: NodeId, p: Proc): Promise<boolean> {
