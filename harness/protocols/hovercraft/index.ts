@@ -1,0 +1,128 @@
+/**
+ * The HovercRaft protocol definition (Raft, HovercRaft and HovercRaft++ on R2P2, with the
+ * flow-control middlebox and the aggregator as switch programs): roles, seeded bugs, TLC models,
+ * scenario generation, the run plan and node configs, property checkers and the online monitor.
+ */
+import type { Addr, NodeId } from '../../../impl/core.ts';
+import { roles } from '../../../impl/roles.ts';
+import { HOVERCRAFT_CLIENT_ROLE } from '../../../impl/hovercraft/client.ts';
+import { AGGREGATOR_ROLE, NODE_ROLE } from '../../../impl/hovercraft/config.ts';
+import { MIDDLEBOX_ROLE } from '../../../impl/hovercraft/middlebox.ts';
+import { createHovercraftMonitor, type HovercraftRole } from '../../../machines/hovercraft/index.ts';
+import type { Json, NodePlan, ProtocolDefinition, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
+import { hovercraftProperties } from './properties.ts';
+import {
+  AGGREGATOR_NODE, AGGREGATOR_PORT, CLIENT_PORT, MIDDLEBOX_NODE, MIDDLEBOX_PORT, NODE_PORT, clientIds, hovercraftScenarios,
+  hovercraftTiming, nodeIds, type HovercraftScenario,
+} from './scenario.ts';
+
+export * from './scenario.ts';
+
+export const HOVERCRAFT_ROLE_NAMES = {
+  node: NODE_ROLE, client: HOVERCRAFT_CLIENT_ROLE, middlebox: MIDDLEBOX_ROLE, aggregator: AGGREGATOR_ROLE,
+} as const;
+
+/** The seeded bugs of `impl/hovercraft/config.ts` and the checks shown (by tests) to catch each. */
+export const HOVERCRAFT_SEEDED_BUGS: readonly SeededBug[] = [
+  {
+    name: 'commit-without-majority',
+    description: 'The leader commits at the match index of any single follower, without a majority. Shows when the ' +
+      'leader is cut off with a minority (5 nodes split 2 | 3): the majority elects a leader that overwrites the entry.',
+    caughtBy: ['monitor', 'state-machine-safety'],
+  },
+  {
+    name: 'replier-reassigned',
+    description: 'The leader re-picks the replier by JBSQ every time it (re)sends an entry.',
+    caughtBy: ['replier-fixed', 'monitor', 'state-machine-safety'],
+  },
+  {
+    name: 'stale-read-by-non-replier',
+    description: 'A follower answers a get from its local state as soon as the request arrives, before ordering.',
+    caughtBy: ['one-reply', 'monitor', 'linearizable'],
+  },
+  {
+    name: 'apply-without-body',
+    description: 'A follower stores and applies an announced entry whose request body it lacks, applying an empty body.',
+    caughtBy: ['state-machine-safety'],
+  },
+  {
+    name: 'bounded-queue-ignored',
+    description: 'The leader ignores the bound B when it picks repliers. Shows only with more unapplied entries than ' +
+      'N·B (e.g. 8 clients on 3 nodes with B = 1).',
+    caughtBy: ['bounded-queue', 'monitor'],
+  },
+  {
+    name: 'aggregator-commits-early',
+    description: 'The aggregator multicasts AGG_COMMIT on the first success reply, without a majority. The monitor sees ' +
+      'it at once; the state machines diverge when the leader is cut off with a minority (5 nodes split 2 | 3).',
+    caughtBy: ['monitor', 'state-machine-safety'],
+  },
+];
+
+export const HOVERCRAFT_MODELS: readonly SpecModel[] = [];
+
+/** node1..N and client1..C on hosts; the middlebox and the aggregator in the switch. */
+export function hovercraftPlan(scenario: HovercraftScenario): NodePlan[] {
+  return [
+    ...nodeIds(scenario.topology).map((id) => ({ id, role: NODE_ROLE, placement: 'host' as const, port: NODE_PORT })),
+    ...clientIds(scenario.topology).map((id) => ({ id, role: HOVERCRAFT_CLIENT_ROLE, placement: 'host' as const, port: CLIENT_PORT })),
+    { id: MIDDLEBOX_NODE, role: MIDDLEBOX_ROLE, placement: 'switch', port: MIDDLEBOX_PORT },
+    { id: AGGREGATOR_NODE, role: AGGREGATOR_ROLE, placement: 'switch', port: AGGREGATOR_PORT },
+  ];
+}
+
+export function hovercraftConfigure(scenario: HovercraftScenario, addrs: Readonly<Record<NodeId, Addr>>): Record<NodeId, Json> {
+  const need = (id: NodeId): Addr => {
+    const a = addrs[id];
+    if (a === undefined) throw new Error(`hovercraft: no address for node '${id}'`);
+    return a;
+  };
+  const t = hovercraftTiming(scenario);
+  const { mode, replierPolicy, bound, threshold } = scenario.topology;
+  const nodes = nodeIds(scenario.topology);
+  const nodeAddrs: Record<NodeId, Addr> = Object.fromEntries(nodes.map((n) => [n, need(n)]));
+  const middlebox = need(MIDDLEBOX_NODE);
+  const aggregator = need(AGGREGATOR_NODE);
+  const out: Record<NodeId, Json> = {};
+  for (const self of nodes) {
+    out[self] = {
+      self, nodes, addrs: nodeAddrs, mode, replierPolicy, bound, middlebox, aggregator,
+      electionMinUs: t.electionMinUs, electionMaxUs: t.electionMaxUs, heartbeatUs: t.heartbeatUs, gcUs: t.gcUs,
+      recoveryRetryUs: t.recoveryRetryUs, probeTimeoutUs: t.probeTimeoutUs,
+    };
+  }
+  for (const c of clientIds(scenario.topology)) out[c] = { middlebox, timeoutUs: t.clientTimeoutUs };
+  out[MIDDLEBOX_NODE] = { nodes: nodes.map((n) => nodeAddrs[n]!), threshold, slotTimeoutUs: t.slotTimeoutUs };
+  out[AGGREGATOR_NODE] = { nodes, addrs: nodeAddrs };
+  return out;
+}
+
+export function hovercraftRoleOf(scenario: HovercraftScenario): Record<NodeId, HovercraftRole> {
+  const out: Record<NodeId, HovercraftRole> = {};
+  for (const id of nodeIds(scenario.topology)) out[id] = 'node';
+  for (const id of clientIds(scenario.topology)) out[id] = 'client';
+  out[MIDDLEBOX_NODE] = 'middlebox';
+  out[AGGREGATOR_NODE] = 'aggregator';
+  return out;
+}
+
+export function hovercraftMonitor(scenario: HovercraftScenario): TraceMonitor {
+  const { nodes, bound, replierPolicy, threshold, mode } = scenario.topology;
+  return createHovercraftMonitor({ roles: hovercraftRoleOf(scenario), nodes, bound, replierPolicy, threshold, mode });
+}
+
+export const hovercraft: ProtocolDefinition<HovercraftScenario> = {
+  name: 'hovercraft',
+  roles: Object.fromEntries(Object.values(HOVERCRAFT_ROLE_NAMES).map((name) => {
+    const factory = roles[name];
+    if (!factory) throw new Error(`hovercraft: role '${name}' is missing from impl/roles.ts`);
+    return [name, factory];
+  })),
+  bugs: HOVERCRAFT_SEEDED_BUGS,
+  models: HOVERCRAFT_MODELS,
+  scenarios: (options) => hovercraftScenarios(options),
+  plan: hovercraftPlan,
+  configure: hovercraftConfigure,
+  properties: hovercraftProperties,
+  monitor: (scenario) => hovercraftMonitor(scenario),
+};
