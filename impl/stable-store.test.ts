@@ -9,7 +9,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('stable stores', () => {
   it('a file store round-trips, replaces atomically and leaves no temporary file', () => {
-    const s = new FileStableStore(join(dir, 'sub', 'n1.json'));
+    const s = new FileStableStore(join(dir, 'sub', 'n1.json'), { fsync: true });
     expect(s.load()).toBeUndefined();
     s.save({ term: 3, votedFor: 'node2', log: [[1, 'a', 2]] });
     s.save({ term: 4, votedFor: null, log: [] });

@@ -75,8 +75,10 @@ export function maxLinkLatency(s: Pick<HovercraftScenario, 'network' | 'faults'>
 /**
  * Timers scale with the run's duration (µs on sim, ms on real testbeds) and its link latency L:
  * heartbeat = max(4L + 100 µs, duration / 200); elections in [5, 10] heartbeats (Raft's broadcast
- * time ≪ election timeout); garbage collection of unordered requests after 20 heartbeats;
- * recovery retries and the aggregator probe after 4L + 200 µs; clients give up after
+ * time ≪ election timeout); garbage collection of unordered requests after 20 heartbeats; a
+ * recovery request is retried after max(4L + 200 µs, a heartbeat), and the aggregator probe given
+ * max(4L + 200 µs, two heartbeats) (on real testbeds a round trip includes fsyncs of the Raft
+ * state and process scheduling, not only the links); clients give up after
  * max(duration / 4, 4 election timeouts), and the middlebox reclaims a slot after as long.
  */
 export function hovercraftTiming(s: Pick<HovercraftScenario, 'network' | 'faults' | 'duration'>): HovercraftTiming {
@@ -90,8 +92,8 @@ export function hovercraftTiming(s: Pick<HovercraftScenario, 'network' | 'faults
     electionMinUs,
     electionMaxUs,
     gcUs: 20 * heartbeatUs,
-    recoveryRetryUs: Math.round(4 * L + 200),
-    probeTimeoutUs: Math.round(4 * L + 200),
+    recoveryRetryUs: Math.round(Math.max(4 * L + 200, heartbeatUs)),
+    probeTimeoutUs: Math.round(Math.max(4 * L + 200, 2 * heartbeatUs)),
     clientTimeoutUs,
     slotTimeoutUs: clientTimeoutUs,
   };
