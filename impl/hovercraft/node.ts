@@ -13,8 +13,9 @@
  * Log indices (Figure 12.3): lastIndex ≥ announced ≥ commit ≥ applied. A leader appends client
  * requests as it receives them (`LeaderAppend`) and announces them in log order (`Announce`),
  * fixing the replier once: `jbsq` picks the eligible node with the shortest bounded queue (entries
- * announced to it and not yet applied by it as the leader knows; eligible while < B; ties broken
- * round-robin from the last choice), `leader` (and `raft` mode) picks the leader. No eligible node:
+ * announced to it and not yet applied by it as the leader knows — its own applied index as of its
+ * last append_entries, as stale as the followers' — eligible while < B; ties broken round-robin
+ * from the last choice), `leader` (and `raft` mode) picks the leader. No eligible node:
  * the leader waits. Only announced entries are sent and persisted; a leader that steps down drops
  * its unannounced suffix (nobody else has it; the bodies stay held, see below). The no-op is announced by `BecomeLeader` itself
  * (no `LeaderAppend`/`Announce` events for it) and is in nobody's bounded queue.
@@ -181,6 +182,14 @@ export class HovercraftNode implements Core<never, never> {
   private announced = 0;
   private followers = new Map<number, Follower>();
   private appliedView: number[] = [];
+  /**
+   * The leader's own applied index as its replier choice sees it: the value it had when it last
+   * sent append_entries, taken in when a reply to that comes back, which is when the reply tells
+   * it the follower's. Seeing itself as late as it sees the others keeps JBSQ from favouring the
+   * leader (replies ~1/N each).
+   */
+  private selfAppliedSeen = 0;
+  private selfAppliedSent = 0;
   private queues: number[][] = [];
   private rr = 0;
   private agg: AggState = 'off';
@@ -575,6 +584,8 @@ export class HovercraftNode implements Core<never, never> {
       this.followers.set(i, { next: noopIndex, match: 0, probing: false, probeFrom: 0, direct: false, directEnd: 0, maxSent: 0 });
     }
     this.appliedView = new Array<number>(this.n).fill(0);
+    this.selfAppliedSeen = this.applied;
+    this.selfAppliedSent = this.applied;
     this.queues = Array.from({ length: this.n }, () => [] as number[]);
     this.log.forEach((e, k) => {
       if (e.replier !== null && !isNoop(e.client)) this.queues[e.replier]!.push(k + 1);
@@ -615,7 +626,7 @@ export class HovercraftNode implements Core<never, never> {
   private queueLen(i: number): number {
     const q = this.queues[i];
     if (!q) return 0;
-    const applied = i === this.selfIdx ? this.applied : this.appliedView[i]!;
+    const applied = i === this.selfIdx ? this.selfAppliedSeen : this.appliedView[i]!;
     while (q.length > 0 && q[0]! <= applied) q.shift();
     return q.length;
   }
@@ -723,6 +734,7 @@ export class HovercraftNode implements Core<never, never> {
 
   private emitAppend(to: NodeId, dst: Addr, prevIndex: number, entries: WireEntry[], viaAggregator: boolean): void {
     const prevTerm = this.termAt(prevIndex);
+    this.selfAppliedSent = this.applied;
     this.emit(trace({
       action: 'SendAppendEntries', to, term: this.term, prevIndex, prevTerm, entries: entries.map((e) => this.wireTuple(e)),
       commit: this.commit,
@@ -748,6 +760,7 @@ export class HovercraftNode implements Core<never, never> {
       applied: m.applied,
     }));
     this.appliedView[m.from] = Math.max(this.appliedView[m.from]!, m.applied);
+    this.selfAppliedSeen = Math.max(this.selfAppliedSeen, this.selfAppliedSent);
     if (m.success) {
       f.match = Math.max(f.match, Math.min(m.matchIndex, this.announced));
       f.probing = false;
@@ -993,6 +1006,7 @@ export class HovercraftNode implements Core<never, never> {
       m.applied.forEach((a, i) => {
         if (i !== this.selfIdx) this.appliedView[i] = Math.max(this.appliedView[i]!, a);
       });
+      this.selfAppliedSeen = Math.max(this.selfAppliedSeen, this.selfAppliedSent);
       const c = Math.min(m.commit, this.announced);
       if (c > this.commit) this.setCommit(c);
       this.progress();

@@ -13,20 +13,11 @@ import { HovercraftAggregator } from './aggregator.ts';
 import type { NodeConfig, ReplierPolicy } from './config.ts';
 import { type KvOp, decodeResult, encodeOp, isReadOnly } from './kv.ts';
 import { HovercraftNode } from './node.ts';
-import { decodeRaft } from './wire.ts';
+import { decodeRaft, messageClass as classify } from './wire.ts';
 
 export type Event = TraceBody & { t: number; node: string };
 
-/** A packet's class for counting: R2P2 type, or the Raft kind for Raft messages. */
-export function classify(data: Uint8Array): string {
-  const d = decode(data);
-  if (!d.ok) return 'malformed';
-  if (d.msg.type === 'RAFT_REQ' || d.msg.type === 'RAFT_REP' || d.msg.type === 'RAFT_MSG') {
-    const r = decodeRaft(data);
-    return r.ok ? r.msg.kind : 'malformed';
-  }
-  return d.msg.type;
-}
+export { messageClass as classify } from './wire.ts';
 
 export const traces = (out: readonly CoreOutput<any>[]): TraceBody[] =>
   out.flatMap((o) => (o.kind === 'trace' ? [o.event] : []));

@@ -36,7 +36,7 @@
  * `decodeRaft` never throws: malformed bytes give an error value.
  */
 import type { Addr } from '../core.ts';
-import { EncodeError, F_FLAG, HEADER_SIZE, L_FLAG, MAGIC, MAX_DATAGRAM, MSG_TYPES, formatAddr, parseAddr } from '../r2p2/codec.ts';
+import { EncodeError, decode, F_FLAG, HEADER_SIZE, L_FLAG, MAGIC, MAX_DATAGRAM, MSG_TYPES, formatAddr, parseAddr } from '../r2p2/codec.ts';
 
 export { EncodeError };
 
@@ -422,4 +422,18 @@ function decodeUnsafe(bytes: Uint8Array): RaftDecodeResult {
       };
     }
   }
+}
+
+/**
+ * A datagram's class, for counting messages: the Raft kind of a Raft message (`append_entries`,
+ * `append_reply`, `agg_commit`, …), else the R2P2 type (`REQUEST`, `RESPONSE`, `FEEDBACK`, …).
+ */
+export function messageClass(data: Uint8Array): string {
+  const d = decode(data);
+  if (!d.ok) return 'malformed';
+  if (d.msg.type === 'RAFT_REQ' || d.msg.type === 'RAFT_REP' || d.msg.type === 'RAFT_MSG') {
+    const r = decodeRaft(data);
+    return r.ok ? r.msg.kind : 'malformed';
+  }
+  return d.msg.type;
 }

@@ -119,7 +119,7 @@ export interface HovercraftGenParams {
 }
 
 export const SIM_PARAMS: HovercraftGenParams = {
-  nodes: [3, 5], maxClients: 3, maxOps: 30,
+  nodes: [3, 5], maxClients: 8, maxOps: 30,
   duration: [150_000, 300_000], delay: [5, 50], maxJitter: 50,
   maxLossPermille: 50, maxDuplicatePermille: 50, workloadWindow: 0.6,
 };
