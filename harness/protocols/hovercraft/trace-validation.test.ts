@@ -1,0 +1,135 @@
+/**
+ * TLC trace validation of HovercRaft traces: real sim runs of the correct implementation (3 nodes,
+ * each mode, with host faults) are accepted; the same traces with one edited event, and a run with
+ * the seeded bug `replier-reassigned`, are rejected near the defect. All in ONE batch (one TLC run).
+ */
+import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { TraceValidationInput, TraceValidationResult } from '../../protocol.ts';
+import { runScenario } from '../../run/run-scenario.ts';
+import { isHostAnnotation, isNetAnnotation, type TraceEvent } from '../../trace/schema.ts';
+import { SimTestbed } from '../../../testbeds/sim/sim.ts';
+import type { Mode } from '../../../impl/hovercraft/actions.ts';
+import { hovercraft, type HovercraftScenario } from './index.ts';
+import {
+  EVENT_PARAMS, HOVERCRAFT_SPEC, UNMODELLED_ACTIONS, generateHovercraftTraceModule, specVariables,
+  validateHovercraftTraces,
+} from './trace-validation.ts';
+
+const MODES: readonly Mode[] = ['raft', 'hovercraft', 'hovercraft++'];
+const tb = new SimTestbed();
+
+/** Whether the validation passes the event to TLC (the index `matchedPrefix` counts in). */
+const isSpecEvent = (e: TraceEvent): boolean =>
+  !isNetAnnotation(e) && !UNMODELLED_ACTIONS.has(e.action) && (!isHostAnnotation(e) || (e.action === 'HostRestart' && e.node === 'aggregator'));
+/** The number of spec events before trace index j. */
+const specIndex = (trace: readonly TraceEvent[], j: number): number => trace.slice(0, j).filter(isSpecEvent).length;
+
+async function runs(seed: number, n: number, bugs: string[] = [], firstMode = 0): Promise<TraceValidationInput[]> {
+  const scenarios = fc.sample(hovercraft.scenarios({ hostFaults: true, bugs }), { numRuns: n, seed });
+  const out: TraceValidationInput[] = [];
+  for (const [i, b] of scenarios.entries()) {
+    const s: HovercraftScenario = { ...b, topology: { ...b.topology, nodes: 3, mode: MODES[(firstMode + i) % MODES.length]!, replierPolicy: 'jbsq' } };
+    const r = await runScenario(hovercraft, s, tb);
+    out.push({ trace: r.trace, addrs: r.addrs, scenario: s });
+  }
+  return out;
+}
+
+describe('HovercRaft trace validation', () => {
+  let good: TraceValidationInput[] = [];
+  let buggy: TraceValidationInput | undefined;
+
+  beforeAll(async () => {
+    good = await runs(11, 3);
+    [buggy] = await runs(5, 1, ['replier-reassigned'], 1); // hovercraft mode: JBSQ picks among nodes
+  }, 60_000);
+
+  it('maps every trace action the spec has to an action of the same name and parameters', () => {
+    const spec = readFileSync(HOVERCRAFT_SPEC, 'utf8');
+    for (const [action, params] of Object.entries(EVENT_PARAMS)) {
+      const m = new RegExp(`^${action}(?:\\(([^)]*)\\))? ==`, 'm').exec(spec);
+      expect(m, `HovercRaft.tla has no action ${action}`).not.toBeNull();
+      const specParams = (m![1] ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+      expect(specParams, action).toEqual(params.map((p) => p.replace(/^set:/, '')));
+    }
+    expect(specVariables(spec)).toContain('msgs');
+  });
+
+  it('puts every trace of a batch into one module, with identities instead of addresses', () => {
+    const gen = generateHovercraftTraceModule(good, specVariables(readFileSync(HOVERCRAFT_SPEC, 'utf8')));
+    expect(gen.included).toEqual([0, 1, 2]);
+    expect(gen.tla).toContain('TMode == <<"raft", "hovercraft", "hovercraft++">>');
+    expect(gen.tla).toContain('TNodes == <<{"node1", "node2", "node3"}');
+    expect(gen.tla).toContain('client |-> "client1"');
+    expect(gen.tla).toContain('"0.0.0.0:0"');
+    expect(gen.tla).not.toMatch(/"10\.0\./);
+    expect(gen.tla).not.toMatch(/Net(Drop|Duplicate)|Middlebox/);
+    expect(gen.cfg).toContain('VIEW TView');
+  });
+
+  it('accepts the correct implementation\'s runs and rejects edited traces and a seeded bug, in one TLC run', { timeout: 300_000 }, async () => {
+    const base = good[1]!.trace; // hovercraft mode
+    // An Apply of a client entry at a follower, with another replier.
+    const applyAt = base.findIndex((e) => e.action === 'Apply' && e['client'] !== '0.0.0.0:0' &&
+      base.some((l) => l.action === 'BecomeLeader' && l.node !== e.node));
+    expect(applyAt).toBeGreaterThan(0);
+    const applied = base[applyAt]!;
+    const otherReplier = ['node1', 'node2', 'node3'].find((n) => n !== applied['replier'])!;
+    const editedApply = base.map((e, j) => (j === applyAt ? { ...e, replier: otherReplier } : e));
+    // A second leader of the first leader's term.
+    const leaderAt = base.findIndex((e) => e.action === 'BecomeLeader');
+    const leader = base[leaderAt]!;
+    const intruder = ['node1', 'node2', 'node3'].find((n) => n !== leader.node)!;
+    const twoLeaders = [...base.slice(0, leaderAt + 1), { ...leader, node: intruder }, ...base.slice(leaderAt + 1)];
+
+    const batch: TraceValidationInput[] = [
+      ...good,
+      { ...good[1]!, trace: editedApply },
+      { ...good[1]!, trace: twoLeaders },
+      buggy!,
+      { ...good[0]!, trace: [] },
+    ];
+    const t0 = Date.now();
+    const results: TraceValidationResult[] = await validateHovercraftTraces(batch);
+    const ms = Date.now() - t0;
+    const events = batch.reduce((n, b) => n + b.trace.filter(isSpecEvent).length, 0);
+    console.log(`TLC validated ${batch.length} HovercRaft traces (${events} spec events) in ${ms} ms`);
+
+    for (const [j, r] of results.slice(0, 3).entries()) {
+      expect(r, `${MODES[j]}: ${r.message}`).toEqual({ accepted: true, matchedPrefix: good[j]!.trace.filter(isSpecEvent).length });
+    }
+    expect(results[3]).toMatchObject({ accepted: false, matchedPrefix: specIndex(editedApply, applyAt) });
+    expect(results[3]!.message).toMatch(/no behaviour of HovercRaft.tla matches spec event .* Apply at/);
+    expect(results[4]).toMatchObject({ accepted: false, matchedPrefix: specIndex(twoLeaders, leaderAt + 1) });
+    expect(results[4]!.message).toMatch(/BecomeLeader at/);
+    // The seeded bug: the leader re-picks an announced entry's replier when it resends the entry;
+    // the spec stops at the first event that carries (or acts on) the re-picked replier.
+    const bug = results[5]!;
+    expect(bug.accepted).toBe(false);
+    const firstReassigned = firstReassignedSend(buggy!.trace);
+    expect(firstReassigned).toBeGreaterThan(0);
+    expect(bug.matchedPrefix).toBeLessThanOrEqual(specIndex(buggy!.trace, firstReassigned));
+    expect(bug.matchedPrefix).toBeGreaterThan(specIndex(buggy!.trace, firstReassigned) - 20);
+    expect(results[6]).toEqual({ accepted: true, matchedPrefix: 0 });
+  });
+});
+
+/** Trace index of the first SendAppendEntries carrying an entry with a replier other than its Announce's. */
+function firstReassignedSend(trace: readonly TraceEvent[]): number {
+  const announced = new Map<string, unknown>();
+  for (const [j, e] of trace.entries()) {
+    if (e.action === 'Announce') announced.set(`${e['term']}/${e['index']}`, e['replier']);
+    if (e.action === 'BecomeLeader') announced.set(`${e['term']}/noop`, e.node);
+    if (e.action === 'SendAppendEntries') {
+      const entries = e['entries'] as [number, string, number, string, boolean][];
+      for (const [k, en] of entries.entries()) {
+        const index = (e['prevIndex'] as number) + k + 1;
+        const r = announced.get(`${en[0]}/${index}`);
+        if (r !== undefined && r !== en[3]) return j;
+      }
+    }
+  }
+  return -1;
+}

@@ -1,0 +1,455 @@
+/**
+ * TLC trace validation of HovercRaft traces against `specs/hovercraft/HovercRaft.tla`.
+ *
+ * A whole batch goes into ONE generated module and ONE TLC run, as for R2P2:
+ *
+ * - each trace's protocol events become a TLA+ sequence of records,
+ *   `Traces == << <<e1, e2, ...>>, <<...>> >>`. Every address becomes the identity the spec uses
+ *   (the node id of `input.addrs`: `client1`, `node2`, …); the no-op client `0.0.0.0:0` stays
+ *   `"0.0.0.0:0"` (the spec's `NoOpClient`); `null` (a vote not cast, a get's value, a missing
+ *   value) becomes `"none"` (the spec's `None`); JSON arrays become tuples, and the fields the spec
+ *   takes as sets (`missing`) become sets;
+ * - skipped: `Net*` annotations (the spec's network loses, duplicates and reorders by itself), the
+ *   middlebox's events (the spec does not model the middlebox: `MiddleboxForward`, `MiddleboxNack`,
+ *   `MiddleboxFeedback`, `MiddleboxExpire`) and host annotations, except the aggregator's restart,
+ *   which is the spec's `AggRestart` (a node's crash and restart show as its `NodeStart`);
+ * - the per-trace constants (the node set, so that quorums are right, the mode, the replier policy
+ *   and B) are tuples indexed by the trace number `tvK`, applied to a parameterized `INSTANCE`
+ *   under `\E x \in {T[tvK]}` (an instance argument must be constant-level); the clients are the
+ *   union over the batch;
+ * - `TInit` picks `tvK` and sets `tvI = 1`; `TNext` takes event `Traces[tvK][tvI]`, requires the
+ *   spec action of that name with the event's fields as parameters (`EVENT_PARAMS`), and moves
+ *   `tvI` on; every new furthest match prints `<<"matched", tvK, tvI>>` and a trace matched to its
+ *   end prints `<<"accepted", tvK>>`.
+ *
+ * Hidden state is constrained where the events determine it, so that the matching stays one or a
+ * few states per event (traces of thousands of events validate in seconds):
+ *
+ * - messages: a receipt keeps its message in flight (the spec's duplication branch of `Deliver`,
+ *   with `MaxDups` out of reach), and a client request reaches every node. Every spec action is
+ *   monotone in the set of messages in flight (receipts and `StepDown` need a message to be there,
+ *   none needs one to be absent), so a trace some behaviour matches is matched by one that keeps
+ *   every message: the constraint loses no behaviour that matters, and removes the branching on
+ *   which copies were lost or duplicated;
+ * - HovercRaft++: an append_entries may be in flight twice with the same fields, sent straight and
+ *   forwarded by the aggregator; a successful reply then goes to the aggregator or to the leader.
+ *   Where a later event receives the reply (an `AggReply`, or the leader's
+ *   `HandleAppendEntriesReply`) the route is fixed to that one (`via` in the record);
+ * - `VIEW` leaves out `dups` and the history variables, which no action reads (with `MaxDups` out
+ *   of reach, states that differ only there have the same futures).
+ */
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Addr, NodeId } from '../../../impl/core.ts';
+import { runTlc, toTla, type TlcResult, type TlaValue } from '../../tlc/index.ts';
+import type { TraceValidationInput, TraceValidationResult } from '../../protocol.ts';
+import { isHostAnnotation, isNetAnnotation, type TraceEvent } from '../../trace/schema.ts';
+import { AGGREGATOR_NODE, type HovercraftTopology } from './scenario.ts';
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+export const HOVERCRAFT_SPEC = resolve(HERE, '../../../specs/hovercraft/HovercRaft.tla');
+
+/** The address of the no-op entries' client; the spec's `NoOpClient` is the same string. */
+export const ZERO_ADDR: Addr = '0.0.0.0:0';
+/** The spec's `None` (a `null` of the traces). */
+const NONE = 'none';
+
+/**
+ * The spec action's parameters, in order, for each event action (the names are the trace fields;
+ * `node` is the acting node). `set:` marks an array field the spec takes as a set.
+ */
+export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
+  ClientRequest: ['node', 'rid', 'op', 'key', 'value', 'expected', 'ro'],
+  ClientReceiveReply: ['node', 'rid', 'from', 'result'],
+  ClientReceiveNack: ['node', 'rid'],
+  ClientTimeout: ['node', 'rid'],
+  NodeStart: ['node', 'term', 'votedFor', 'log'],
+  FollowerBuffer: ['node', 'client', 'rid', 'ro'],
+  FollowerGc: ['node', 'client', 'rid'],
+  LeaderAppend: ['node', 'term', 'index', 'client', 'rid', 'ro'],
+  BecomeCandidate: ['node', 'term'],
+  SendRequestVote: ['node', 'to', 'term', 'lastIndex', 'lastTerm'],
+  HandleRequestVote: ['node', 'from', 'term', 'lastIndex', 'lastTerm', 'granted'],
+  HandleVoteReply: ['node', 'from', 'term', 'granted', 'votes'],
+  BecomeLeader: ['node', 'term'],
+  StepDown: ['node', 'term'],
+  Announce: ['node', 'term', 'index', 'replier', 'queue'],
+  SendAppendEntries: ['node', 'to', 'term', 'prevIndex', 'prevTerm', 'entries', 'commit'],
+  HandleAppendEntries: ['node', 'from', 'term', 'prevIndex', 'prevTerm', 'entries', 'commit', 'success', 'matchIndex', 'set:missing'],
+  HandleAppendEntriesReply: ['node', 'from', 'term', 'success', 'matchIndex', 'applied'],
+  SendRecoveryRequest: ['node', 'to', 'client', 'rid'],
+  HandleRecoveryRequest: ['node', 'from', 'client', 'rid', 'found'],
+  HandleRecoveryReply: ['node', 'from', 'client', 'rid'],
+  Commit: ['node', 'term', 'index'],
+  Apply: ['node', 'index', 'client', 'rid', 'replier', 'ro', 'executed', 'digest'],
+  Reply: ['node', 'index', 'client', 'rid', 'result'],
+  HandleAggCommit: ['node', 'term', 'commit'],
+  LeaderUseAggregator: ['node', 'term'],
+  AggRestart: [],
+  AggFlush: ['term'],
+  AggProbe: ['from', 'term'],
+  AggForward: ['term', 'prevIndex', 'count', 'commit'],
+  AggReply: ['from', 'term', 'matchIndex', 'applied'],
+  AggCommit: ['term', 'commit'],
+};
+
+/** Trace actions the spec has no action for (the middlebox is not modelled); they are skipped. */
+export const UNMODELLED_ACTIONS: ReadonlySet<string> = new Set([
+  'MiddleboxForward', 'MiddleboxNack', 'MiddleboxFeedback', 'MiddleboxExpire',
+]);
+
+/** Variables of the spec that no action reads: left out of the `VIEW`. */
+const VIEW_EXCLUDED = new Set(['dups', 'leaders', 'repliers', 'committed', 'appliedHist', 'appliedMax', 'replies', 'restarts']);
+
+export interface HovercraftTraceValidationOptions {
+  /** TLC timeout for the whole batch (default 10 minutes). */
+  readonly timeoutMs?: number;
+  /** Keep the generated module in this directory (for debugging) instead of a temporary one. */
+  readonly keepDir?: string;
+  /**
+   * Match the `applied` field of `HandleAppendEntriesReply` and `AggReply` exactly (default false).
+   * The implementation sends a follower's append_entries reply after it has committed and applied
+   * what that append_entries let it, so the reply reports the applied index after those `Apply`
+   * events; the spec's `HandleAppendEntries` puts the applied index of before them into the reply.
+   * By default the receipt takes the in-flight reply with the largest applied index at most the
+   * event's (the other fields equal).
+   */
+  readonly strictApplied?: boolean;
+  /**
+   * Match `Announce`'s `queue` exactly (default false). The implementation's leader counts its own
+   * queue against the applied index it had when it last sent append_entries, taken in when a reply
+   * to that comes back (so JBSQ does not favour the leader); the spec's `QueueOf` counts it against
+   * the leader's current applied index. By default `queue` is the spec's value; the replier must
+   * still be one the spec's `Eligible` allows.
+   */
+  readonly strictQueue?: boolean;
+  /** The spec to validate against (default `specs/hovercraft/HovercRaft.tla`). */
+  readonly specPath?: string;
+}
+
+/** What the generated module is made of (exported for tests and debugging). */
+export interface GeneratedModule {
+  readonly tla: string;
+  readonly cfg: string;
+  /** Per input: the indices (into the input's trace) of the events that went into the module. */
+  readonly eventIndices: readonly (readonly number[])[];
+  /** Inputs that went into the module (those with at least one spec event), by position. */
+  readonly included: readonly number[];
+}
+
+export class TraceValidationError extends Error {}
+
+/** The variables the spec declares (its `VARIABLES` block), in order. */
+export function specVariables(specText: string): string[] {
+  const lines = specText.split('\n');
+  const start = lines.findIndex((l) => /^VARIABLES\b/.test(l));
+  if (start < 0) throw new TraceValidationError('HovercRaft.tla: no VARIABLES block');
+  const out: string[] = [];
+  for (let j = start; j < lines.length; j++) {
+    const text = lines[j]!.replace(/\\\*.*$/, '').replace(/^VARIABLES\b/, '');
+    if (j > start && lines[j]!.trim() === '') break;
+    if (text.trim() === '') continue;
+    for (const id of text.split(',').map((x) => x.trim()).filter((x) => x !== '')) {
+      if (!/^[A-Za-z_]\w*$/.test(id)) throw new TraceValidationError(`HovercRaft.tla: unexpected '${id}' in VARIABLES`);
+      out.push(id);
+    }
+    if (j > start && !/,\s*$/.test(text)) break;
+  }
+  return out;
+}
+
+/** The event as the spec sees it, or undefined when the spec has no action for it. */
+function specEvent(e: TraceEvent): TraceEvent | undefined {
+  if (isNetAnnotation(e)) return undefined;
+  if (isHostAnnotation(e)) {
+    return e.action === 'HostRestart' && e.node === AGGREGATOR_NODE ? { t: e.t, node: e.node, action: 'AggRestart' } : undefined;
+  }
+  if (UNMODELLED_ACTIONS.has(e.action)) return undefined;
+  return e;
+}
+
+/** A trace field as a TLA+ value: addresses → identities, null → None, arrays → tuples. */
+function value(v: unknown, byAddr: ReadonlyMap<Addr, NodeId>): string {
+  if (v === null || v === undefined) return toTla(NONE);
+  if (typeof v === 'string') return toTla(v === ZERO_ADDR ? v : byAddr.get(v) ?? v);
+  if (Array.isArray(v)) return `<<${v.map((x) => value(x, byAddr)).join(', ')}>>`;
+  return toTla(v);
+}
+
+/**
+ * For each successful `HandleAppendEntries` of a HovercRaft++ trace: where its reply went, as the
+ * later events show (`agg`: an `AggReply` takes it; `direct`: the leader's
+ * `HandleAppendEntriesReply` does; `any` when neither or both).
+ */
+function replyRoutes(events: readonly TraceEvent[]): Map<number, 'agg' | 'direct' | 'any'> {
+  const applied = new Map<string, number>();
+  const key = (from: unknown, term: unknown, mi: unknown, ap: unknown) => JSON.stringify([from, term, mi, ap]);
+  const pending: { j: number; key: string; leader: string }[] = [];
+  const routes = new Map<number, 'agg' | 'direct' | 'any'>();
+  const seen = new Map<number, Set<'agg' | 'direct'>>();
+  events.forEach((e, j) => {
+    if (e.action === 'NodeStart') applied.set(e.node, 0);
+    else if (e.action === 'Apply') applied.set(e.node, e['index'] as number);
+    else if (e.action === 'HandleAppendEntries' && e['success'] === true) {
+      pending.push({ j, key: key(e.node, e['term'], e['matchIndex'], applied.get(e.node) ?? 0), leader: e['from'] as string });
+      seen.set(j, new Set());
+    } else if (e.action === 'AggReply' || (e.action === 'HandleAppendEntriesReply' && e['success'] === true)) {
+      const k = key(e['from'], e['term'], e['matchIndex'], e['applied']);
+      const route = e.action === 'AggReply' ? 'agg' : 'direct';
+      for (const p of pending) {
+        if (p.j < j && p.key === k && (route === 'agg' || p.leader === e.node)) seen.get(p.j)!.add(route);
+      }
+    }
+  });
+  for (const [j, s] of seen) routes.set(j, s.size === 1 ? [...s][0]! : 'any');
+  return routes;
+}
+
+/** One event as a TLA+ record: action, node, the action's parameters, and `via` where fixed. */
+function eventRecord(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>, via: string): string {
+  const params = EVENT_PARAMS[e.action];
+  const fields: string[] = [`action |-> ${toTla(e.action)}`, `node |-> ${toTla(e.node)}`, `via |-> ${toTla(via)}`];
+  for (const p of params ?? []) {
+    if (p === 'node') continue;
+    const asSet = p.startsWith('set:');
+    const name = asSet ? p.slice(4) : p;
+    const v = e[name];
+    const text = v === undefined
+      ? toTla('?missing')
+      : asSet ? `{${(Array.isArray(v) ? v : [v]).map((x) => value(x, byAddr)).join(', ')}}` : value(v, byAddr);
+    fields.push(`${name} |-> ${text}`);
+  }
+  return `[${fields.join(', ')}]`;
+}
+
+const INSTANCE_ARGS = '(tvNodes, tvMode, tvPol, tvB)';
+
+interface Strictness {
+  readonly applied: boolean;
+  readonly queue: boolean;
+}
+
+/** Actions whose `applied` field is the replying node's applied index (see `strictApplied`). */
+const APPLIED_ACTIONS: Readonly<Record<string, string>> = { HandleAppendEntriesReply: 'TvE.node', AggReply: '"aggregator"' };
+
+/** The TLA+ call of the spec action for the current event `TvE`. */
+function actionCall(action: string, strict: Strictness): string {
+  const strictApplied = strict.applied;
+  const to = APPLIED_ACTIONS[action];
+  const args = EVENT_PARAMS[action]!.map((p) => {
+    const name = p.startsWith('set:') ? p.slice(4) : p;
+    if (name === 'applied' && to !== undefined && !strictApplied) return 'Max(tvAps)';
+    if (name === 'queue' && action === 'Announce' && !strict.queue) return `(H${INSTANCE_ARGS}!QueueOf(TvE.node, TvE.replier) + 1)`;
+    return `TvE.${name}`;
+  });
+  const call = `H${INSTANCE_ARGS}!${action}${args.length ? `(${args.join(', ')})` : ''}`;
+  if (to === undefined || strictApplied) return call;
+  return `(LET tvAps == AppliedSent(${to}) IN tvAps # {} /\\ ${call})`;
+}
+
+/** Extra constraints on the step of an action (the hidden state the events determine). */
+function actionExtra(action: string): string {
+  switch (action) {
+    case 'ClientRequest':
+      return ` /\\ msgs' = msgs \\cup {H${INSTANCE_ARGS}!ReqMsg(TvE.node, TvE.rid, TvE.ro, tvX) : tvX \\in tvNodes}`;
+    case 'HandleAppendEntries':
+      return ` /\\ RouteOk`;
+    default:
+      return '';
+  }
+}
+
+const policyOf = (t: Partial<HovercraftTopology>): string => (t.replierPolicy ?? 'jbsq');
+
+/** Builds the module and its config for a batch. */
+export function generateHovercraftTraceModule(
+  batch: readonly TraceValidationInput[],
+  variables: readonly string[],
+  options: { readonly strictApplied?: boolean; readonly strictQueue?: boolean; readonly moduleName?: string } = {},
+): GeneratedModule {
+  const moduleName = options.moduleName ?? 'HovercRaftTraceCheck';
+  const strict: Strictness = { applied: options.strictApplied ?? false, queue: options.strictQueue ?? false };
+  const clients = new Set<string>();
+  const traces: string[] = [];
+  const nodeSets: string[] = [];
+  const modes: string[] = [];
+  const policies: string[] = [];
+  const bounds: number[] = [];
+  const eventIndices: number[][] = [];
+  const included: number[] = [];
+  batch.forEach((input, b) => {
+    const topology = (input.scenario.topology ?? {}) as Partial<HovercraftTopology>;
+    const byAddr = new Map<Addr, NodeId>();
+    for (const [id, addr] of Object.entries(input.addrs)) byAddr.set(addr, id);
+    for (const id of Object.keys(input.addrs)) if (id.startsWith('client')) clients.add(id);
+    for (let j = 1; j <= (topology.clients ?? 0); j++) clients.add(`client${j}`);
+    const nodes = new Set<string>();
+    for (const id of Object.keys(input.addrs)) if (/^node\d+$/.test(id)) nodes.add(id);
+    for (let j = 1; j <= (topology.nodes ?? 0); j++) nodes.add(`node${j}`);
+    const indices: number[] = [];
+    const events: TraceEvent[] = [];
+    input.trace.forEach((e, j) => {
+      const s = specEvent(e);
+      if (s !== undefined) {
+        indices.push(j);
+        events.push(s);
+      }
+    });
+    eventIndices.push(indices);
+    if (indices.length === 0) return;
+    included.push(b);
+    const mode = topology.mode ?? 'hovercraft';
+    const routes = mode === 'hovercraft++' ? replyRoutes(events) : new Map<number, string>();
+    traces.push(`<<${events.map((e, j) => eventRecord(e, byAddr, routes.get(j) ?? 'any')).join(',\n    ')}>>`);
+    nodeSets.push(`{${[...nodes].sort().map((x) => toTla(x)).join(', ')}}`);
+    modes.push(toTla(mode));
+    policies.push(toTla(policyOf(topology)));
+    bounds.push(topology.bound ?? 1);
+  });
+  const setOf = (xs: Iterable<string>) => `{${[...xs].sort().map((x) => toTla(x)).join(', ')}}`;
+  const disjuncts = Object.keys(EVENT_PARAMS)
+    .map((a) => `    \\/ TvE.action = ${toTla(a)} /\\ ${actionCall(a, strict)}${actionExtra(a)}`)
+    .join('\n');
+  const view = ['tvK', 'tvI', ...variables.filter((v) => !VIEW_EXCLUDED.has(v))];
+  const tla = `---- MODULE ${moduleName} ----
+(* Generated by harness/protocols/hovercraft/trace-validation.ts: ${traces.length} trace(s) of *)
+(* HovercRaft events, checked against HovercRaft.tla in one TLC run.              *)
+EXTENDS Naturals, Sequences, FiniteSets, TLC
+
+VARIABLES tvK, tvI,
+    ${variables.join(', ')}
+
+TClients == ${setOf(clients)}
+TNodes == <<${nodeSets.join(', ')}>>
+TMode == <<${modes.join(', ')}>>
+TPolicy == <<${policies.join(', ')}>>
+TB == <<${bounds.join(', ')}>>
+
+H${INSTANCE_ARGS} == INSTANCE HovercRaft WITH
+    Nodes <- tvNodes, Clients <- TClients, Aggregator <- ${toTla(AGGREGATOR_NODE)},
+    Mode <- tvMode, ReplierPolicy <- tvPol, B <- tvB,
+    MaxDups <- 1000000000, MaxRid <- 1000000000, ROClients <- {}
+
+Traces == <<
+  ${traces.join(',\n  ')}
+>>
+
+TInit ==
+    /\\ tvK \\in 1..Len(Traces)
+    /\\ tvI = 1
+    /\\ TLCSet(tvK, 0)
+    /\\ \\E tvNodes \\in {TNodes[tvK]}, tvMode \\in {TMode[tvK]}, tvPol \\in {TPolicy[tvK]}, tvB \\in {TB[tvK]} :
+          H${INSTANCE_ARGS}!Init
+
+TvE == Traces[tvK][tvI]
+
+\\* A successful append_entries reply goes where a later event receives it (when the events say).
+RouteOk ==
+    LET tvNew == {tvM \\in msgs' \\ msgs : tvM.type = "AER"} IN
+    /\\ TvE.via = "agg" => \\A tvM \\in tvNew : tvM.dst = ${toTla(AGGREGATOR_NODE)}
+    /\\ TvE.via = "direct" => \\A tvM \\in tvNew : tvM.dst # ${toTla(AGGREGATOR_NODE)}
+
+Max(tvS) == CHOOSE tvX \\in tvS : \\A tvY \\in tvS : tvX >= tvY
+
+\\* The applied indices of the in-flight replies to tvTo that carry the event's
+\\* other fields, up to the applied index the event reports (see strictApplied).
+AppliedSent(tvTo) ==
+    {tvM.applied : tvM \\in {tvM \\in msgs : /\\ tvM.type = "AER" /\\ tvM.src = TvE.from /\\ tvM.dst = tvTo
+                                          /\\ tvM.term = TvE.term /\\ tvM.matchIndex = TvE.matchIndex
+                                          /\\ tvM.success = (TvE.action = "AggReply" \\/ TvE.success)
+                                          /\\ tvM.applied <= TvE.applied}}
+
+\\* Event tvI of trace tvK is the spec action of its name with its fields as parameters.
+Step${INSTANCE_ARGS} ==
+${disjuncts}
+
+\\* Report the furthest event of trace tvK matched so far, and a trace matched to its end.
+Report ==
+    /\\ IF tvI > TLCGet(tvK) THEN TLCSet(tvK, tvI) /\\ PrintT(<<"matched", tvK, tvI>>) ELSE TRUE
+    /\\ IF tvI = Len(Traces[tvK]) THEN PrintT(<<"accepted", tvK>>) ELSE TRUE
+
+TNext ==
+    /\\ tvI <= Len(Traces[tvK])
+    /\\ \\E tvNodes \\in {TNodes[tvK]}, tvMode \\in {TMode[tvK]}, tvPol \\in {TPolicy[tvK]}, tvB \\in {TB[tvK]} :
+          Step${INSTANCE_ARGS}
+    \\* A receipt keeps its message in flight (see trace-validation.ts).
+    /\\ msgs \\subseteq msgs'
+    /\\ tvI' = tvI + 1
+    /\\ UNCHANGED tvK
+    /\\ Report
+
+TView == <<${view.join(', ')}>>
+====
+`;
+  const cfg = 'INIT TInit\nNEXT TNext\nVIEW TView\n';
+  return { tla, cfg, eventIndices, included };
+}
+
+function describeEvent(e: TraceEvent | undefined): string {
+  if (!e) return '(none)';
+  const { t, node, action, ...fields } = e;
+  return `${action} at ${node} (t=${t}) ${JSON.stringify(fields)}`;
+}
+
+/**
+ * Validates a batch of HovercRaft traces with one TLC run. Each result says whether some behaviour
+ * of the spec matches the whole trace (its spec events); when not, `matchedPrefix` is the number of
+ * spec events some behaviour matched.
+ */
+export async function validateHovercraftTraces(
+  batch: readonly TraceValidationInput[],
+  options: HovercraftTraceValidationOptions = {},
+): Promise<TraceValidationResult[]> {
+  const specPath = options.specPath ?? HOVERCRAFT_SPEC;
+  const variables = specVariables(await readFile(specPath, 'utf8'));
+  const gen = generateHovercraftTraceModule(batch, variables, { strictApplied: options.strictApplied, strictQueue: options.strictQueue });
+  const results: TraceValidationResult[] = batch.map(() => ({ accepted: true, matchedPrefix: 0 }));
+  if (gen.included.length === 0) return results;
+
+  const dir = options.keepDir ?? (await mkdtemp(join(tmpdir(), 'protocheck-hovercraft-tv-')));
+  let tlc: TlcResult;
+  try {
+    await copyFile(specPath, join(dir, 'HovercRaft.tla'));
+    await writeFile(join(dir, 'HovercRaftTraceCheck.tla'), gen.tla);
+    await writeFile(join(dir, 'HovercRaftTraceCheck.cfg'), gen.cfg);
+    tlc = await runTlc({
+      module: 'HovercRaftTraceCheck.tla', config: 'HovercRaftTraceCheck.cfg', cwd: dir, workers: 1,
+      timeoutMs: options.timeoutMs,
+    });
+  } finally {
+    if (!options.keepDir) await rm(dir, { recursive: true, force: true });
+  }
+
+  const furthest = new Map<number, number>();
+  const accepted = new Set<number>();
+  for (const v of tlc.printed) {
+    if (!Array.isArray(v)) continue;
+    const [tag, kv, iv] = v as TlaValue[];
+    if (tag === 'matched' && typeof kv === 'number' && typeof iv === 'number') {
+      furthest.set(kv, Math.max(furthest.get(kv) ?? 0, iv));
+    } else if (tag === 'accepted' && typeof kv === 'number') {
+      accepted.add(kv);
+    }
+  }
+  if (tlc.outcome !== 'ok') {
+    // TLC itself failed: no verdict on any trace (the caller reports the run as inconclusive).
+    throw new TraceValidationError(`TLC did not complete trace validation (${tlc.outcome}): ${tlc.message ?? tlc.errors.map((e) => e.message).join('; ')}`);
+  }
+  gen.included.forEach((b, pos) => {
+    const k = pos + 1;
+    const input = batch[b]!;
+    const indices = gen.eventIndices[b]!;
+    if (accepted.has(k)) {
+      results[b] = { accepted: true, matchedPrefix: indices.length };
+      return;
+    }
+    const matched = furthest.get(k) ?? 0;
+    const next = indices[matched];
+    const why = `no behaviour of HovercRaft.tla matches spec event ${matched + 1} of ${indices.length}` +
+        (next !== undefined ? ` (trace index ${next}: ${describeEvent(input.trace[next])})` : '');
+    results[b] = { accepted: false, matchedPrefix: matched, message: why };
+  });
+  return results;
+}
