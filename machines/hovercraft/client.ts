@@ -64,13 +64,6 @@ const outstanding = (c: ClientContext, rid: number): boolean => c.rid !== null &
 
 export const clientMachine = setup({
   types: {} as { context: ClientContext; events: ClientEvent; input: ClientInput },
-  guards: {
-    freshRequest: ({ context, event }) =>
-      event.type === 'ClientRequest' && isU16(event.rid) && event.rid !== 0 && event.rid !== context.lastRid && wellFormed(event),
-    replyFits: ({ context, event }) =>
-      event.type === 'ClientReceiveReply' && outstanding(context, event.rid) && isStr(event.from) && resultFits(context.op, event.result),
-    outstanding: ({ context, event }) => outstanding(context, event.rid),
-  },
 }).createMachine({
   id: 'hovercraft-client',
   context: ({ input }) => ({ node: input.node, rid: null, op: null, lastRid: null, replies: 0, nacks: 0, timeouts: 0 }),
@@ -80,7 +73,7 @@ export const clientMachine = setup({
     idle: {
       on: {
         ClientRequest: {
-          guard: 'freshRequest',
+          guard: ({ context, event }) => isU16(event.rid) && event.rid !== 0 && event.rid !== context.lastRid && wellFormed(event),
           target: 'waiting',
           actions: assign(({ event }) => ({ rid: event.rid, op: event.op, lastRid: event.rid })),
         },
@@ -90,17 +83,17 @@ export const clientMachine = setup({
     waiting: {
       on: {
         ClientReceiveReply: {
-          guard: 'replyFits',
+          guard: ({ context, event }) => outstanding(context, event.rid) && isStr(event.from) && resultFits(context.op, event.result),
           target: 'idle',
           actions: assign(({ context }) => ({ rid: null, op: null, replies: context.replies + 1 })),
         },
         ClientReceiveNack: {
-          guard: 'outstanding',
+          guard: ({ context, event }) => outstanding(context, event.rid),
           target: 'idle',
           actions: assign(({ context }) => ({ rid: null, op: null, nacks: context.nacks + 1 })),
         },
         ClientTimeout: {
-          guard: 'outstanding',
+          guard: ({ context, event }) => outstanding(context, event.rid),
           target: 'idle',
           actions: assign(({ context }) => ({ rid: null, op: null, timeouts: context.timeouts + 1 })),
         },

@@ -11,7 +11,7 @@ import { machineEventTypes } from '../../harness/monitor/monitor.ts';
 import type { Violation } from '../../harness/protocol.ts';
 import type { TraceEvent } from '../../harness/trace/schema.ts';
 import {
-  HOVERCRAFT_MACHINES, aggregatorMachine, clientMachine, createHovercraftMonitor, hovercraftMachines, middleboxMachine,
+  HOVERCRAFT_MACHINES, LogView, aggregatorMachine, clientMachine, createHovercraftMonitor, hovercraftMachines, middleboxMachine,
   nodeMachine, type AggregatorContext, type ClientContext, type HovercraftMonitorConfig, type HovercraftRole,
   type MiddleboxContext, type NodeContext,
 } from './index.ts';
@@ -74,6 +74,7 @@ function expectRejectsLast(trace: readonly TraceEvent[], pattern: RegExp, config
   const { violations } = run(trace, config);
   expect(violations).toHaveLength(1);
   expect(violations[0]).toMatchObject({ check: 'monitor', events: [trace.length - 1] });
+  expect(violations[0]!.message).toMatch(/ cannot take /); // a guard refused it (no evaluation error)
   expect(violations[0]!.message).toMatch(pattern);
   return violations[0]!;
 }
@@ -327,6 +328,13 @@ function until(trace: readonly TraceEvent[], pred: (e: TraceEvent) => boolean): 
   if (i < 0) throw new Error('no such event in the trace');
   return trace.slice(0, i);
 }
+/** The trace up to (not including) the last event matching `pred`. */
+function untilLast(trace: readonly TraceEvent[], pred: (e: TraceEvent) => boolean): TraceEvent[] {
+  let i = trace.length - 1;
+  while (i >= 0 && !pred(trace[i]!)) i--;
+  if (i < 0) throw new Error('no such event in the trace');
+  return trace.slice(0, i);
+}
 const is = (node: string, action: string, fields: Record<string, unknown> = {}) => (e: TraceEvent) =>
   e.node === node && e.action === action && Object.entries(fields).every(([k, v]) => JSON.stringify(e[k]) === JSON.stringify(v));
 
@@ -357,6 +365,12 @@ describe('node: start, restart, terms', () => {
     expectRejectsLast([...down, ev('node1', 'NodeStart', { term: 1, votedFor: 'node1', log: log.slice(0, 2) })], /NodeStart/); // entry lost
     expectRejectsLast([...down, ev('node1', 'NodeStart', { term: 1, votedFor: 'node1', log: [noop(1, 'node1'), entry(1, C1, 1, 'node3'), E3] })],
       /NodeStart/); // replier changed
+    // A term seen by others (node1's request_vote of term 2) survives even with an empty log.
+    const voted = [...started(), ev('node1', 'BecomeCandidate', { term: 1 }), ev('node1', 'BecomeCandidate', { term: 2 }),
+      ev('node2', 'HandleRequestVote', { from: 'node1', term: 2, lastIndex: 0, lastTerm: 0, granted: true }),
+      host('node1', 'HostCrash'), host('node1', 'HostRestart')];
+    expectRejectsLast([...voted, ev('node1', 'NodeStart', { term: 1, votedFor: null, log: [] })], /NodeStart/);
+    accepts([...voted, ev('node1', 'NodeStart', { term: 2, votedFor: 'node1', log: [] })]);
     // A node that restarts before anyone heard from it starts from nothing.
     accepts([...started(), host('node2', 'HostRestart'), ev('node2', 'NodeStart', { term: 0, votedFor: null, log: [] })]);
   });
@@ -396,6 +410,7 @@ describe('node: elections', () => {
     accepts([...elected(), grant('node1', 1)]); // the same candidate again
     expectRejectsLast([...elected(), grant('node3', 1)], /HandleRequestVote/); // a second vote in term 1
     expectRejectsLast([...elected(), grant('node3', 0)], /HandleRequestVote/); // a past term
+    expectRejectsLast([...elected(), ev('node2', 'StepDown', { term: 2 }), grant('node3', 1)], /HandleRequestVote/); // a past term, no vote yet
     expectRejectsLast([...elected(), grant('node2', 2)], /HandleRequestVote/); // from itself
     expectRejectsLast([...elected(), ev('node1', 'HandleRequestVote', { from: 'node3', term: 1, lastIndex: 0, lastTerm: 0, granted: true })],
       /leader cannot take HandleRequestVote/);
@@ -452,6 +467,10 @@ describe('node: the leader appends, announces and sends', () => {
     const restated = [...elected(), ev('node1', 'LeaderAppend', { term: 1, index: 1, client: NOOP, rid: 1, ro: false })];
     accepts(restated);
     expectRejectsLast([...restated, ev('node1', 'LeaderAppend', { term: 1, index: 1, client: NOOP, rid: 1, ro: false })], /LeaderAppend/);
+    expectRejectsLast([...elected(), ev('node1', 'LeaderAppend', { term: 1, index: 3, client: NOOP, rid: 1, ro: false })], /LeaderAppend/);
+    for (const other of [{ client: C1 }, { rid: 2 }, { ro: true }]) {
+      expectRejectsLast([...elected(), ev('node1', 'LeaderAppend', { term: 1, index: 1, client: NOOP, rid: 1, ro: false, ...other })], /LeaderAppend/);
+    }
   });
 
   it('Announce: in log order, once per entry, queue within B', () => {
@@ -459,6 +478,7 @@ describe('node: the leader appends, announces and sends', () => {
     const two = [...appended(), ev('node1', 'LeaderAppend', { term: 1, index: 3, client: C2, rid: 7, ro: true })];
     expectRejectsLast([...two, announce(3, 'node2', 1)], /Announce/); // skips index 2
     expectRejectsLast([...appended(), announce(3, 'node2', 1)], /Announce/); // beyond the log
+    expectRejectsLast([...putReplied(), announce(3, 'node2', 1)], /Announce/); // beyond the log, all announced
     expectRejectsLast([...putReplied(), announce(2, 'node3', 1)], /Announce/); // a second replier for entry 2
     expectRejectsLast([...appended(), announce(2, 'node2', 3)], /Announce/); // queue over B = 2
     expectRejectsLast([...appended(), announce(2, 'node2', 0)], /Announce/); // the entry is in the queue
@@ -468,6 +488,7 @@ describe('node: the leader appends, announces and sends', () => {
     accepts([...elected(), announce(1, 'node1', 1)]);
     expectRejectsLast([...elected(), announce(1, 'node1', 1), announce(1, 'node1', 1)], /Announce/);
     expectRejectsLast([...elected(), announce(1, 'node2', 1)], /Announce/);
+    expectRejectsLast([...appended(), announce(3, 'node1', 1)], /Announce/); // not the no-op's index
   });
 
   it('Announce under replierPolicy "leader": the leader itself, no bound', () => {
@@ -526,6 +547,8 @@ describe('node: followers store, leaders count', () => {
       from: 'node2', term: 1, prevIndex: 0, prevTerm: 0, entries: [], commit: 0, success: true, matchIndex: 0, missing: [],
     })], /leader cannot take HandleAppendEntries/);
     expectRejectsLast([...noopCommitted(), append('node2', { from: 'node3' })], /HandleAppendEntries/);
+    expectRejectsLast([...noopCommitted(), append('node1', { from: 'aggregator' })], /leader cannot take HandleAppendEntries/);
+    accepts([...noopCommitted(), append('node2', { from: 'aggregator' })]);
     // A candidate of the term learns of its leader and follows it.
     const m = accepts([...started(), ev('node2', 'BecomeCandidate', { term: 1 }), append('node2', { prevIndex: 0, prevTerm: 0, commit: 0, matchIndex: 0 })]);
     expect(nodeState(m, 'node2')).toBe('follower');
@@ -554,6 +577,7 @@ describe('node: followers store, leaders count', () => {
     expectRejectsLast([...pre, append('node2', { entries: [E2], matchIndex: 1, missing: [[C1, 1], [C2, 9]] })], /HandleAppendEntries/);
     expectRejectsLast([...pre, append('node2', { entries: [E2], matchIndex: 3 })], /HandleAppendEntries/);
     expectRejectsLast([...pre, append('node2', { entries: [E2], matchIndex: 0 })], /HandleAppendEntries/);
+    expectRejectsLast([...pre, append('node2', { entries: [E2], matchIndex: 0, missing: [[C1, 1]] })], /HandleAppendEntries/);
   });
 
   it('well-formed entries: announced, of the append\'s term or earlier', () => {
@@ -586,6 +610,13 @@ describe('node: followers store, leaders count', () => {
     // No reply for entry 2 yet: only the leader has it.
     const sent = until(putReplied(), is('node1', 'HandleAppendEntriesReply', { matchIndex: 2 }));
     expectRejectsLast([...sent, ev('node1', 'Commit', { term: 1, index: 2 })], /Commit/);
+    const replied = until(putReplied(), is('node1', 'Commit', { index: 2 }));
+    accepts([...replied, ev('node1', 'Commit', { term: 1, index: 2 })]);
+    expectRejectsLast([...replied, ev('node1', 'Commit', { term: 2, index: 2 })], /Commit/);
+    // A new term: nothing is verified against its leader yet, whatever was heard before.
+    const stored = [...noopCommitted(), append('node2', { entries: [E2], matchIndex: 2 })];
+    accepts([...stored, ev('node2', 'Commit', { term: 1, index: 1 })]);
+    expectRejectsLast([...stored, ev('node2', 'StepDown', { term: 2 }), ev('node2', 'Commit', { term: 2, index: 1 })], /Commit/);
     // node2 heard commit 0 only; node3 heard commit 1 and verified 2.
     expectRejectsLast([...noopCommitted(), ev('node2', 'Commit', { term: 1, index: 1 })], /Commit/);
     expectRejectsLast([...putReplied(), ev('node3', 'Commit', { term: 1, index: 2 })], /Commit/);
@@ -622,7 +653,7 @@ describe('node: followers store, leaders count', () => {
     const apply = (node: string, index: number, fields: Partial<HovercraftActions['Apply']> = {}) =>
       ev(node, 'Apply', { index, client: C1, rid: 1, replier: 'node2', ro: false, executed: true, digest: 'd', ...fields });
     expectRejectsLast([...noopCommitted(), apply('node2', 1, { client: NOOP, replier: 'node1' })], /Apply/); // commit is 0
-    const committed3 = [...until(failedOver(), is('node1', 'Apply', { index: 1 }))];
+    const committed3 = untilLast(failedOver(), is('node1', 'Apply', { index: 1 })); // after the restart
     accepts([...committed3, apply('node1', 1, { client: NOOP, replier: 'node1' })]);
     expectRejectsLast([...committed3, apply('node1', 2)], /Apply/); // skips 1
     const at2 = until(putReplied(), is('node1', 'Apply', { index: 2 }));
@@ -646,6 +677,7 @@ describe('node: followers store, leaders count', () => {
     expectRejectsLast([...putReplied(), ev('node2', 'Reply', { index: 0, client: C1, rid: 1, result: true })], /Reply/); // no entry
     const before = until(putReplied(), is('node2', 'Reply'));
     expectRejectsLast([...before, reply2('node2', { rid: 2 })], /Reply/);
+    expectRejectsLast([...before, reply2('node2', { client: C2 })], /Reply/);
     expectRejectsLast([...before, reply2('node2', { result: 'v' })], /Reply/); // a put answers a boolean
     const beforeRo = until(readReplied(), is('node3', 'Reply'));
     expectRejectsLast([...beforeRo, ev('node3', 'Reply', { index: 3, client: C2, rid: 7, result: true })], /Reply/); // a get answers a value
@@ -735,7 +767,8 @@ describe('node: malformed fields', () => {
     ['NodeStart', () => [], ev('node1', 'NodeStart', { term: 2, votedFor: null, log: [entry(1, C1, 1, 'node1')] }), [
       { term: -1 }, { term: 1.5 }, { votedFor: 'node9' }, { log: 'x' }, { log: [[1, C1, 1, 'node1']] }, { log: [[0, C1, 1, 'node1', false]] },
       { log: [[1, 5, 1, 'node1', false]] }, { log: [[1, C1, -1, 'node1', false]] }, { log: [[1, C1, 1, 7, false]] },
-      { log: [[1, C1, 1, 'node1', 'no']] },
+      { log: [[1, C1, 1, 'node1', 'no']] }, { log: 5 }, { log: [[1, C1, 1, 'node1', false, 'extra']] },
+      { log: [{ 0: 1, 1: C1, 2: 1, 3: 'node1', 4: false, length: 5 }] },
     ]],
     ['FollowerBuffer', started, ev('node2', 'FollowerBuffer', { client: C1, rid: 1, ro: false }), [{ client: 5 }, { rid: -1 }, { ro: 'no' }]],
     ['LeaderAppend', noopCommitted, ev('node1', 'LeaderAppend', { term: 1, index: 2, client: C1, rid: 1, ro: false }), [
@@ -758,6 +791,7 @@ describe('node: malformed fields', () => {
     }), [
       { from: 'node9' }, { term: 1.5 }, { prevIndex: 1.5, success: false }, { prevTerm: -1, success: false }, { commit: -1 },
       { success: 'yes' }, { prevIndex: 2, success: false, matchIndex: -1 }, { entries: 'x' }, { missing: 'x' }, { missing: [[C1]] },
+      ...[5, [[C1]], [[C1, 1, 2]], [[5, 1]], [[C1, -1]], [{ 0: C1, 1: 1, length: 2 }]].map((m) => ({ prevIndex: 2, success: false, missing: m })),
     ]],
     ['HandleAppendEntriesReply', noopCommitted, ev('node1', 'HandleAppendEntriesReply', { from: 'node2', term: 1, success: true, matchIndex: 1, applied: 0 }), [
       { from: 'node9' }, { term: 1.5, success: false }, { success: 'yes' }, { matchIndex: -1 }, { applied: -1 },
@@ -803,6 +837,29 @@ describe('aggregator, middlebox, client: malformed fields', () => {
   });
 });
 
+describe('LogView', () => {
+  const x = (rid: number, replier: string | null = 'node1') => ({ term: 1, client: C1, rid, replier, ro: false });
+  it('views share storage without seeing each other\'s entries', () => {
+    const a = LogView.of([x(1), x(2)]);
+    const short = a.truncate(1);
+    const b = a.push(x(3)); // in place: a still has two entries
+    expect([a.length, a.entry(3), b.entry(3)?.rid]).toEqual([2, undefined, 3]);
+    const c = short.push(x(9)); // short ends before the shared storage does: copied
+    expect([c.entry(2)?.rid, b.entry(2)?.rid, short.entry(2), short.entry(0)]).toEqual([9, 2, undefined, undefined]);
+    expect([b.termAt(0), b.termAt(3), b.termAt(4), b.lastTerm]).toEqual([0, 1, undefined, 1]);
+  });
+
+  it('announced: the prefix of entries with a replier', () => {
+    const a = LogView.of([x(1), x(2, null), x(3)]);
+    expect(a.announced).toBe(1);
+    expect(a.withReplier(2, 'node2').announced).toBe(3);
+    expect(a.push(x(4)).announced).toBe(1);
+    expect(a.truncate(1).push(x(4)).announced).toBe(2);
+    expect(a.sameAs(LogView.of(a.toArray()))).toBe(true);
+    expect(a.sameAs(a.withReplier(2, 'node2'))).toBe(false);
+  });
+});
+
 // ---- aggregator ----
 
 describe('aggregator', () => {
@@ -838,6 +895,8 @@ describe('aggregator', () => {
     expectRejectsLast([...forwarded(), reply('node1', 4), commit(5)], /AggCommit/); // node1 matches 4 only
     expectRejectsLast([...forwarded(), commit(5)], /AggCommit/); // no reply
     expectRejectsLast([...forwarded(), reply('node1', 5), commit(5), commit(5)], /AggCommit/); // one per reply
+    const pendingNoReply = [...forwarded(), reply('node1', 5), ev('aggregator', 'AggForward', { term: 3, prevIndex: 5, count: 0, commit: 5 })];
+    expectRejectsLast([...pendingNoReply, commit(0)], /AggCommit/); // pending, but no reply since
     expectRejectsLast([...forwarded(), reply('node1', 5), commit(5), reply('node2', 5), commit(4)], /AggCommit/); // down
     expectRejectsLast([...forwarded(), reply('node1', 5), commit(5), reply('node2', 5), commit(5)], /AggCommit/); // nothing pending
     expectRejectsLast([...forwarded(), reply('node1', 5), commit(5, 4)], /AggCommit/);
@@ -945,9 +1004,15 @@ describe('client', () => {
 
 describe('monitor routing', () => {
   it('an unknown action, an action of another role, a node not in the run', () => {
-    expectRejectsLast([raw('node1', 'NodeExplode', {})], /no machine knows action NodeExplode/);
-    expectRejectsLast([ev('client1', 'NodeStart', { term: 0, votedFor: null, log: [] })], /NodeStart is a node action but node client1 is a client/);
-    expectRejectsLast([ev('node9', 'NodeStart', { term: 0, votedFor: null, log: [] })], /node node9, which is not in the run/);
+    const refused = (e: TraceEvent, pattern: RegExp) => {
+      const { violations } = run([e]);
+      expect(violations).toHaveLength(1);
+      expect(violations[0]).toMatchObject({ check: 'monitor', events: [0] });
+      expect(violations[0]!.message).toMatch(pattern);
+    };
+    refused(raw('node1', 'NodeExplode', {}), /no machine knows action NodeExplode/);
+    refused(ev('client1', 'NodeStart', { term: 0, votedFor: null, log: [] }), /NodeStart is a node action but node client1 is a client/);
+    refused(ev('node9', 'NodeStart', { term: 0, votedFor: null, log: [] }), /node node9, which is not in the run/);
   });
 
   it('a crash of a switch program resets its soft state', () => {

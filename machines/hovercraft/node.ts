@@ -37,15 +37,16 @@
  *   the leader and candidate carry the current term.
  * - Elections: a vote is granted only in the current term, once per term (or again to the same
  *   candidate), and only to a candidate whose log is at least as up to date. HandleVoteReply
- *   reports the tally of distinct voters; BecomeLeader needs a majority of `n`. A new leader
- *   appends the no-op `[term, "0.0.0.0:0", term, leader, false]`, its replier fixed.
+ *   reports the tally of distinct voters; BecomeLeader needs a majority of `n`. BecomeLeader
+ *   appends the no-op `[term, "0.0.0.0:0", term, leader, false]`, its replier fixed (a
+ *   LeaderAppend and an Announce may restate it once each).
  * - LeaderAppend, Announce, SendAppendEntries, LeaderUseAggregator: only as leader, current term.
  *   LeaderAppend appends at the end of the log. Announce fixes the replier of the first entry
  *   without one (log order), to a node of the run (the leader itself under `replierPolicy:
- *   'leader'`), with a queue of 1 … B (no bound under 'leader', nor for the leader itself when the
- *   mode is unknown: see `boundsLeader`). append_entries carry exactly the
- *   leader's entries, announced ones only, to a peer (or to the aggregator once the leader uses
- *   it), never a commit index above the leader's.
+ *   'leader'`), with a queue of 1 … B (no bound under 'leader', nor for the leader naming itself
+ *   when the mode is unknown: see `boundsLeader`). append_entries carry exactly the leader's
+ *   entries, announced ones only, to a peer (or to the aggregator once the leader uses it), never
+ *   a commit index above the leader's.
  * - HandleAppendEntries: a leader never takes one of its own term, and a node sees one leader per
  *   term. Success only when the log has (prevIndex, prevTerm); stored entries never change a
  *   stored entry of the same term (its replier is fixed) and never remove a committed one;
@@ -57,9 +58,10 @@
  *   only by its replier. Reply: only an applied entry whose replier is this node, at most once,
  *   never for the no-op, with a result of the entry's kind (read-only: a value or null; otherwise
  *   a boolean).
- * - Bodies: FollowerBuffer only while not leader; FollowerGc only a buffered request; a recovery
- *   request only for a body reported missing; a recovery reply only for a body asked for; a node
- *   answers `found` only for a body it held.
+ * - Bodies: FollowerBuffer only while not leader; FollowerGc only a request of the unordered set
+ *   (not one stored in the log since); a recovery request only for a body reported missing; a
+ *   recovery reply only for a body asked for; `found` only for a body the node holds (unordered,
+ *   in its log, or of an entry its log lost).
  * - HandleAggCommit only in the current term (a leader's never beyond its log).
  *
  * Two possible logs. The trace leaves two cases open, and the machine keeps both logs until an
@@ -139,7 +141,7 @@ export class LogView {
 
   /** Entry `index` (1-based), if the log has it. */
   entry(index: number): LogEntry | undefined {
-    return index >= 1 && index <= this.length ? this.base[index - 1] : undefined;
+    return index <= this.length ? this.base[index - 1] : undefined;
   }
 
   /** The term of entry `index`; 0 for index 0; undefined beyond the log. */
@@ -378,7 +380,7 @@ function narrow(logs: readonly LogView[], keep: (l: LogView) => boolean): readon
 type Step<K extends NodeEventType> = (c: NodeContext, e: NodeEvent<K>) => Update | undefined;
 
 const nodeStart: Step<'NodeStart'> = (c, e) => {
-  if (!isCount(e.term) || false) return undefined;
+  if (!isCount(e.term) || !(e.votedFor === null || isNode(c, e.votedFor))) return undefined;
   const log = parseEntries(c, e.log, false, 0);
   if (log === undefined || (log.length > 0 && log[log.length - 1]!.term > e.term)) return undefined;
   const p = c.persisted;
@@ -636,9 +638,8 @@ const commit: Step<'Commit'> = (c, e) => {
     const logs = narrow(c.logs, (l) => l.entry(i)?.term === c.term && (i <= c.aggCommit || majorityMatches(c, l, i)));
     return logs.length > 0 ? { logs, commit: i } : undefined;
   }
-  if (i > c.verified || i > c.knownCommit) return undefined;
-  const logs = narrow(c.logs, (l) => i <= l.length);
-  return logs.length > 0 ? { logs, commit: i } : undefined;
+  // Every possible log holds the verified entries.
+  return i > c.verified || i > c.knownCommit ? undefined : { commit: i };
 };
 
 const apply: Step<'Apply'> = (c, e) => {
