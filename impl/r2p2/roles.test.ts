@@ -17,7 +17,7 @@ const env = (node: string, addr: string, bugs: string[] = []): RoleEnv =>
 
 describe('role registry', () => {
   it('maps the three R2P2 roles to factories', () => {
-    expect(Object.keys(roles).sort()).toEqual(['r2p2-client', 'r2p2-router', 'r2p2-server']);
+    expect(Object.keys(roles).filter((r) => r.startsWith('r2p2-')).sort()).toEqual(['r2p2-client', 'r2p2-router', 'r2p2-server']);
     const c = roles['r2p2-client']!({ router: ROUTER, timeoutUs: 100 }, env('client1', CLIENT));
     expect(c).toBeInstanceOf(R2p2Client);
     expect(c.node).toBe('client1');
