@@ -59,7 +59,16 @@ export const HOVERCRAFT_SEEDED_BUGS: readonly SeededBug[] = [
   },
 ];
 
-export const HOVERCRAFT_MODELS: readonly SpecModel[] = [];
+export const HOVERCRAFT_MODELS: readonly SpecModel[] = [
+  {
+    module: 'specs/hovercraft/MCHovercRaft.tla',
+    config: 'specs/hovercraft/MCHovercraft.cfg',
+    expect: 'ok',
+    description: 'HovercRaft, 3 nodes, JBSQ(1): one read-write request multicast with loss and recovery of missing ' +
+      'bodies; the leader crashes and restarts once and a new leader is elected: election safety, log matching, leader ' +
+      'completeness, state machine safety, replier fixed, one replier and at most one reply, bounded queue and index order hold.',
+  },
+];
 
 /** node1..N and client1..C on hosts; the middlebox and the aggregator in the switch. */
 export function hovercraftPlan(scenario: HovercraftScenario): NodePlan[] {

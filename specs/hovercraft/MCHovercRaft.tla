@@ -1,0 +1,145 @@
+---------------------------- MODULE MCHovercRaft ----------------------------
+(***************************************************************************)
+(* Model module for TLC: HovercRaft.tla with model-value identities, a     *)
+(* symmetry set over the nodes (safety only), and the bounds and           *)
+(* scheduling restrictions that keep each model small.  A bound is a      *)
+(* constraint on the next state (a state beyond it is never generated).    *)
+(*                                                                         *)
+(* Restrictions (each model's .cfg says which it uses):                    *)
+(*  - terms, log length, restarts and messages in flight between nodes     *)
+(*    are bounded (client requests and replies are not counted);           *)
+(*  - local follow-ups are urgent: a node that may commit, apply or reply  *)
+(*    does so before anything else happens (the implementation applies    *)
+(*    eagerly, as the thesis' does), and a message its receiver will       *)
+(*    ignore is dropped at once;                                           *)
+(*  - a leader sends append_entries to a node only when it has news for    *)
+(*    it (entries or a commit index it may not know), one at a time;      *)
+(*  - Crashes: "anywhere" (any node, any time), "follower" (a follower,    *)
+(*    any time) or "leader" (the leader, at a crash point: while no        *)
+(*    message between nodes is in flight, its log announced and holding a  *)
+(*    client entry, and either nothing of its term committed yet or its    *)
+(*    whole log applied by every node);                                    *)
+(*  - LeaderTimeouts: may a node time out while a leader of its term runs   *)
+(*    (FALSE: elections follow a leader crash); SplitVotes: may two nodes  *)
+(*    be candidates of one term.                                           *)
+(***************************************************************************)
+EXTENDS HovercRaft
+CONSTANTS n1, n2, n3, c1, c2, agg
+CONSTANTS
+    MaxTerm,            \* highest term
+    MaxLog,             \* longest log
+    MaxRestarts,        \* crashes and restarts in a behaviour
+    MaxMsgs,            \* messages in flight between nodes (and the aggregator)
+    Crashes,            \* "anywhere", "follower" or "leader" (see above)
+    LeaderTimeouts,     \* may a node time out while a leader of its term runs?
+    SplitVotes,         \* may two nodes be candidates of the same term?
+    ModelGc,            \* may nodes garbage-collect unordered requests?
+    ModelAggRestart,    \* may the aggregator restart (hovercraft++)?
+    StartElected        \* start with n1 elected leader of term 1 (else from Init)
+
+MCNodes == {n1, n2, n3}
+MCOneClient == {c1}
+MCTwoClients == {c1, c2}
+MCNoReads == {}
+MCSecondRead == {<<c1, 2>>}
+
+Symmetry == Permutations(MCNodes)
+
+\* Client traffic (requests, replies) and AGG_COMMIT copies are not counted.
+NodeMsgs == {m \in msgs : m.type \notin {"Req", "Reply", "AC"}}
+
+Bounded ==
+    /\ \A n \in Nodes : currentTerm[n] <= MaxTerm /\ Len(logs[n]) <= MaxLog
+    /\ restarts <= MaxRestarts
+    /\ Cardinality(NodeMsgs) <= MaxMsgs
+
+(* The state after n1 won the election of term 1 and appended its no-op   *)
+(* (Init reaches it; its vote messages are delivered; by symmetry n1       *)
+(* stands for any node).                                                   *)
+ElectedInit ==
+    LET l == n1
+        noop == <<1, NoOpClient, 1, l, FALSE>>
+    IN
+    /\ currentTerm = [n \in Nodes |-> 1]
+    /\ vote = [n \in Nodes |-> l]
+    /\ logs = [n \in Nodes |-> IF n = l THEN <<noop>> ELSE <<>>]
+    /\ role = [n \in Nodes |-> IF n = l THEN "leader" ELSE "follower"]
+    /\ commitIdx = [n \in Nodes |-> 0]
+    /\ appliedIdx = [n \in Nodes |-> 0]
+    /\ learnt = [n \in Nodes |-> 0]
+    /\ verified = [n \in Nodes |-> 0]
+    /\ unordered = [n \in Nodes |-> {}]
+    /\ missingReqs = [n \in Nodes |-> {}]
+    /\ toReply = [n \in Nodes |-> {}]
+    /\ votesGranted = [n \in Nodes |-> {}]
+    /\ nextIdx = [n \in Nodes |-> [m \in Nodes |-> 1]]
+    /\ matchIdx = [n \in Nodes |-> [m \in Nodes |-> 0]]
+    /\ announcedIdx = [n \in Nodes |-> IF n = l THEN 1 ELSE 0]
+    /\ appliedKnown = [n \in Nodes |-> [m \in Nodes |-> 0]]
+    /\ useAgg = [n \in Nodes |-> FALSE]
+    /\ aggSent = [n \in Nodes |-> 0]
+    /\ aggTerm = 0
+    /\ aggLeader = None
+    /\ aggEnd = 0
+    /\ aggFirst = 0
+    /\ aggMatch = [n \in Nodes |-> 0]
+    /\ aggApplied = [n \in Nodes |-> 0]
+    /\ aggCommit = 0
+    /\ aggPending = FALSE
+    /\ creq = [c \in Clients |-> [rid |-> 0, ro |-> FALSE, st |-> "idle"]]
+    /\ msgs = IF Mode = "hovercraft++" THEN {ProbeMsg(l, 1)} ELSE {}
+    /\ dups = 0
+    /\ leaders = {<<1, l>>}
+    /\ repliers = {<<1, 1, l>>}
+    /\ committed = {}
+    /\ appliedHist = {}
+    /\ appliedMax = [n \in Nodes |-> 0]
+    /\ replies = {}
+    /\ restarts = 0
+
+MCInit == IF StartElected THEN ElectedInit ELSE Init
+
+\* Whether node n may crash (and restart) now.
+Quiet == NodeMsgs = {}
+CrashPoint(n) ==
+    CASE Crashes = "anywhere" -> TRUE
+      [] Crashes = "follower" -> role[n] # "leader"
+      [] Crashes = "leader" ->
+            /\ role[n] = "leader" /\ Quiet
+            /\ announcedIdx[n] = Len(logs[n])
+            /\ \E i \in DOMAIN logs[n] : ~IsNoOp(logs[n][i])
+            /\ \/ \A i \in 1..commitIdx[n] : ETerm(logs[n][i]) < currentTerm[n]
+               \/ \A x \in Nodes : appliedIdx[x] = Len(logs[n])
+
+\* Local follow-ups that happen before anything else.
+Urgent ==
+    \/ \E n \in Nodes : MayCommit(n) # {} \/ appliedIdx[n] < commitIdx[n] \/ toReply[n] # {}
+    \/ \E m \in msgs : Dead(m)
+UrgentStep ==
+    \/ \E n \in Nodes : CommitStep(n) \/ ApplyStep(n) \/ ReplyStep(n)
+    \/ \E m \in msgs : Discard(m)
+
+MCSteps ==
+    \/ ClientNext
+    \/ \E n \in Nodes :
+          \/ CrashPoint(n) /\ RestartStep(n)
+          \/ NodeStep(n)
+          \/ ModelGc /\ GcStep(n)
+    \/ \E m \in msgs : Receive(m)
+    \/ AggStep
+    \/ ModelAggRestart /\ Mode = "hovercraft++" /\ AggRestart
+
+\* A node that becomes candidate in this step.
+NewCandidate(n) == role'[n] = "candidate" /\ currentTerm'[n] # currentTerm[n]
+
+MCNext ==
+    /\ IF Urgent THEN UrgentStep ELSE MCSteps
+    /\ Bounded'
+    /\ LeaderTimeouts \/
+          \A n \in Nodes : NewCandidate(n) =>
+             ~\E m \in Nodes : role[m] = "leader" /\ currentTerm[m] >= currentTerm[n]
+    /\ SplitVotes \/
+          \A n \in Nodes : NewCandidate(n) => \A m \in Nodes : currentTerm[m] < currentTerm'[n]
+
+MCSpec == MCInit /\ [][MCNext]_vars
+=============================================================================
