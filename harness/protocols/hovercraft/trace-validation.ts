@@ -330,7 +330,7 @@ TB == <<${bounds.join(', ')}>>
 H${INSTANCE_ARGS} == INSTANCE HovercRaft WITH
     Nodes <- tvNodes, Clients <- TClients, Aggregator <- ${toTla(AGGREGATOR_NODE)},
     Mode <- tvMode, ReplierPolicy <- tvPol, B <- tvB,
-    MaxDups <- 1000000000, MaxRid <- 1000000000, ROClients <- {}
+    MaxDups <- 1000000000, MaxRid <- 1000000000, ReadReqs <- {}
 
 Traces == <<
   ${traces.join(',\n  ')}
