@@ -101,13 +101,15 @@ const policyOf = (topology: TopologyLike): 'JBSQ' | 'RANDOM' =>
 /**
  * The event as the spec sees it, or undefined when it is no spec action: `Net*` annotations (the
  * spec's network loses, duplicates and reorders by itself) and host faults, except the router's
- * restart, which is the spec's `RouterRestart` (a server's restart shows as its announce with
- * served 0; a crash or a pause changes nothing the spec tracks until then).
+ * crash, which is the spec's `RouterRestart`: the router's state is gone from its crash on (the
+ * restarted router starts empty, and a router that stays down takes no further action), so a
+ * server may restart while it is down. A server's restart shows as its announce with served 0; a
+ * crash or a pause changes nothing else the spec tracks.
  */
 function specEvent(e: TraceEvent): TraceEvent | undefined {
   if (isNetAnnotation(e)) return undefined;
   if (isHostAnnotation(e)) {
-    return e.action === 'HostRestart' && e.node === ROUTER_ID ? { t: e.t, node: e.node, action: 'RouterRestart' } : undefined;
+    return e.action === 'HostCrash' && e.node === ROUTER_ID ? { t: e.t, node: e.node, action: 'RouterRestart' } : undefined;
   }
   return e;
 }
