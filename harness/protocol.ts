@@ -56,6 +56,8 @@ export interface SpecModel {
   readonly config: string;
   /** `ok`: every invariant holds; `violation`: a buggy variant TLC must reject with a counterexample. */
   readonly expect: 'ok' | 'violation';
+  /** For a buggy variant: the invariant TLC must report violated. */
+  readonly violates?: string;
   readonly description: string;
 }
 

@@ -28,7 +28,7 @@ export async function checkModel(model: SpecModel, workers = 1): Promise<ModelRe
   const inconclusive = result.outcome === 'parse-error' || result.outcome === 'error';
   const asExpected = model.expect === 'ok'
     ? result.outcome === 'ok'
-    : violated && (result.counterexample?.length ?? 0) > 0;
+    : violated && (result.counterexample?.length ?? 0) > 0 && (model.violates === undefined || result.violated === model.violates);
   return { model, result, asExpected, inconclusive };
 }
 

@@ -61,11 +61,14 @@ CONSTANTS
     B,              \* the bound of the replier queues
     MaxDups,        \* how many receipts in a behaviour may leave their message in flight
     MaxRid,         \* model checking: a client issues rids 1..MaxRid
-    ReadReqs        \* model checking: the requests <<client, rid>> that are reads (get)
+    ReadReqs,       \* model checking: the requests <<client, rid>> that are reads (get)
+    Bugs            \* seeded spec bugs switched on: {} in the correct models, or a subset of
+                    \* {"ReplierReassigned", "AggNoMajority"} (buggy variants TLC must reject)
 
 ASSUME Mode \in {"raft", "hovercraft", "hovercraft++"}
 ASSUME ReplierPolicy \in {"jbsq", "leader"}
 ASSUME B \in Nat \ {0}
+ASSUME Bugs \subseteq {"ReplierReassigned", "AggNoMajority"}
 
 None == "none"                \* votedFor null; the replier of an unannounced entry
 NoOpClient == "0.0.0.0:0"     \* the client of a no-op entry (the zero address)
@@ -109,7 +112,9 @@ VARIABLES
     nextIdx,        \* leader: [Nodes -> index of the next entry to send point-to-point]
     matchIdx,       \* leader: [Nodes -> highest index known to match (direct replies)]
     announcedIdx,   \* leader: announced_idx
-    appliedKnown,   \* leader: [Nodes -> applied index the node last reported]
+    appliedKnown,   \* leader: [Nodes -> applied index the node last reported; its own: see
+                    \* appliedSent]
+    appliedSent,    \* leader: its applied index when it last sent append_entries
     useAgg,         \* leader: whether it sends append_entries through the aggregator
     aggSent,        \* leader: end of what it has sent through the aggregator
     \* ---- aggregator (soft state) ----
@@ -137,13 +142,13 @@ VARIABLES
 
 nodeVars == <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified, unordered,
               missingReqs, toReply, votesGranted>>
-leaderVars == <<nextIdx, matchIdx, announcedIdx, appliedKnown, useAgg, aggSent>>
+leaderVars == <<nextIdx, matchIdx, announcedIdx, appliedKnown, appliedSent, useAgg, aggSent>>
 aggVars == <<aggTerm, aggLeader, aggEnd, aggFirst, aggMatch, aggApplied, aggCommit, aggPending>>
 netVars == <<msgs, dups>>
 ghostVars == <<leaders, repliers, committed, appliedHist, appliedMax, replies, restarts>>
 vars == <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified, unordered,
           missingReqs, toReply, votesGranted, nextIdx, matchIdx, announcedIdx, appliedKnown,
-          useAgg, aggSent, aggTerm, aggLeader, aggEnd, aggFirst, aggMatch, aggApplied, aggCommit,
+          appliedSent, useAgg, aggSent, aggTerm, aggLeader, aggEnd, aggFirst, aggMatch, aggApplied, aggCommit,
           aggPending, creq, msgs, dups, leaders, repliers, committed, appliedHist, appliedMax,
           replies, restarts>>
 
@@ -213,14 +218,20 @@ ResetLeader(n) ==
     /\ matchIdx' = [matchIdx EXCEPT ![n] = [m \in Nodes |-> 0]]
     /\ announcedIdx' = [announcedIdx EXCEPT ![n] = 0]
     /\ appliedKnown' = [appliedKnown EXCEPT ![n] = [m \in Nodes |-> 0]]
+    /\ appliedSent' = [appliedSent EXCEPT ![n] = 0]
     /\ useAgg' = [useAgg EXCEPT ![n] = FALSE]
     /\ aggSent' = [aggSent EXCEPT ![n] = 0]
 
-\* The applied index of m as leader l knows it.
-KnownApplied(l, m) == IF m = l THEN appliedIdx[l] ELSE appliedKnown[l][m]
+\* The applied index of m as leader l knows it.  The leader counts its own
+\* applied index as stale as the others': the one it had when it last sent
+\* append_entries, taken in when a reply (or an AGG_COMMIT) comes back, as a
+\* follower's applied index comes back in its reply.  So JBSQ does not favour
+\* the leader, and each node answers 1/N of the requests (Table 12.1).
+KnownApplied(l, m) == appliedKnown[l][m]
 
 \* The bounded queue of m as leader l sees it: client entries announced with
-\* replier m and not yet applied by m.
+\* replier m and not yet applied by m (a no-op, answered by nobody, is not
+\* counted).
 QueueOf(l, m) ==
     Cardinality({i \in 1..announcedIdx[l] :
                    /\ i > KnownApplied(l, m)
@@ -251,6 +262,7 @@ Init ==
     /\ matchIdx = [n \in Nodes |-> [m \in Nodes |-> 0]]
     /\ announcedIdx = [n \in Nodes |-> 0]
     /\ appliedKnown = [n \in Nodes |-> [m \in Nodes |-> 0]]
+    /\ appliedSent = [n \in Nodes |-> 0]
     /\ useAgg = [n \in Nodes |-> FALSE]
     /\ aggSent = [n \in Nodes |-> 0]
     /\ aggTerm = 0
@@ -441,7 +453,8 @@ BecomeLeader(node, term) ==
     /\ role' = [role EXCEPT ![node] = "leader"]
     /\ votesGranted' = [votesGranted EXCEPT ![node] = {}]
     /\ matchIdx' = [matchIdx EXCEPT ![node] = [m \in Nodes |-> 0]]
-    /\ appliedKnown' = [appliedKnown EXCEPT ![node] = [m \in Nodes |-> 0]]
+    /\ appliedKnown' = [appliedKnown EXCEPT ![node] = [m \in Nodes |-> IF m = node THEN appliedIdx[node] ELSE 0]]
+    /\ appliedSent' = [appliedSent EXCEPT ![node] = appliedIdx[node]]
     /\ useAgg' = [useAgg EXCEPT ![node] = FALSE]
     /\ leaders' = leaders \cup {<<term, node>>}
     /\ IF Mode = "hovercraft++" THEN Send({ProbeMsg(node, term)}) ELSE UNCHANGED netVars
@@ -481,9 +494,21 @@ Announce(node, term, index, replier, queue) ==
     /\ announcedIdx' = [announcedIdx EXCEPT ![node] = index]
     /\ repliers' = repliers \cup {<<index, term, replier>>}
     /\ UNCHANGED <<currentTerm, vote, role, commitIdx, appliedIdx, learnt, verified, unordered,
-                   missingReqs, toReply, votesGranted, nextIdx, matchIdx, appliedKnown, useAgg,
-                   aggSent, aggVars, creq, netVars, leaders, committed, appliedHist, appliedMax,
+                   missingReqs, toReply, votesGranted, nextIdx, matchIdx, appliedKnown, appliedSent,
+                   useAgg, aggSent, aggVars, creq, netVars, leaders, committed, appliedHist, appliedMax,
                    replies, restarts>>
+
+(* BUG "ReplierReassigned": the leader picks the replier of an announced    *)
+(* client entry again, by JBSQ, as it would when it resends the entry.     *)
+RepickReplier(node, index, replier) ==
+    /\ "ReplierReassigned" \in Bugs
+    /\ role[node] = "leader"
+    /\ index \in 1..announcedIdx[node]
+    /\ ~IsNoOp(logs[node][index])
+    /\ replier \in Eligible(node) \ {EReplier(logs[node][index])}
+    /\ logs' = [logs EXCEPT ![node][index][4] = replier]
+    /\ UNCHANGED <<currentTerm, vote, role, commitIdx, appliedIdx, learnt, verified, unordered,
+                   missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, netVars, ghostVars>>
 
 (* The leader sends append_entries with announced entries only, to a node  *)
 (* (point-to-point) or, once it uses the aggregator, to the aggregator.    *)
@@ -504,7 +529,13 @@ SendAppendEntries(node, to, term, prevIndex, prevTerm, entries, commit) ==
     /\ aggSent' = IF to = Aggregator
                   THEN [aggSent EXCEPT ![node] = Max(@, prevIndex + Len(entries))]
                   ELSE aggSent
-    /\ UNCHANGED <<nodeVars, nextIdx, matchIdx, announcedIdx, appliedKnown, useAgg, aggVars,
+    \* (what goes through the aggregator goes to every node: the next index to
+    \* send point-to-point moves past it)
+    /\ nextIdx' = IF to = Aggregator
+                  THEN [nextIdx EXCEPT ![node] = [t \in Nodes |-> Max(@[t], prevIndex + Len(entries) + 1)]]
+                  ELSE nextIdx
+    /\ appliedSent' = [appliedSent EXCEPT ![node] = appliedIdx[node]]
+    /\ UNCHANGED <<nodeVars, matchIdx, announcedIdx, appliedKnown, useAgg, aggVars,
                    creq, ghostVars>>
 
 \* Node n can store entry e only when it holds the request body (raft mode:
@@ -581,8 +612,9 @@ HandleAppendEntriesReply(node, from, term, success, matchIndex, applied) ==
             /\ nextIdx' = [nextIdx EXCEPT ![node][from] = mi + 1]
        ELSE /\ nextIdx' = [nextIdx EXCEPT ![node][from] = Max(matchIdx[node][from] + 1, @ - 1)]
             /\ UNCHANGED matchIdx
-    /\ appliedKnown' = [appliedKnown EXCEPT ![node][from] = Max(@, applied)]
-    /\ UNCHANGED <<nodeVars, announcedIdx, useAgg, aggSent, aggVars, creq, ghostVars>>
+    /\ appliedKnown' = [appliedKnown EXCEPT ![node][from] = Max(@, applied),
+                                             ![node][node] = Max(@, appliedSent[node])]
+    /\ UNCHANGED <<nodeVars, announcedIdx, appliedSent, useAgg, aggSent, aggVars, creq, ghostVars>>
 
 (* Recovery: a node asks `to` (the leader, then other peers in turn) for  *)
 (* the body of a request an append_entries ordered that it lacks.          *)
@@ -680,8 +712,8 @@ LeaderUseAggregator(node, term) ==
     /\ ~useAgg[node]
     /\ Deliver(ProbeRepMsg(node, term), {})
     /\ useAgg' = [useAgg EXCEPT ![node] = TRUE]
-    /\ UNCHANGED <<nodeVars, nextIdx, matchIdx, announcedIdx, appliedKnown, aggSent, aggVars,
-                   creq, ghostVars>>
+    /\ UNCHANGED <<nodeVars, nextIdx, matchIdx, announcedIdx, appliedKnown, appliedSent, aggSent,
+                   aggVars, creq, ghostVars>>
 
 (* A node takes an AGG_COMMIT of its current term.  The leader trusts it   *)
 (* (the aggregator is part of the leader) and takes the applied indices;   *)
@@ -696,12 +728,13 @@ HandleAggCommit(node, term, commit) ==
           /\ IF role[node] = "leader"
              THEN /\ learnt' = [learnt EXCEPT ![node] = Learn(node, commit)]
                   /\ appliedKnown' = [appliedKnown EXCEPT ![node] =
-                                        [x \in Nodes |-> Max(@[x], m.applied[x])]]
+                                        [x \in Nodes |-> Max(@[x], IF x = node THEN appliedSent[node]
+                                                                  ELSE m.applied[x])]]
              ELSE /\ learnt' = [learnt EXCEPT ![node] = Learn(node, Min(commit, verified[node]))]
                   /\ UNCHANGED appliedKnown
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, appliedIdx, verified, unordered,
-                   missingReqs, toReply, votesGranted, nextIdx, matchIdx, announcedIdx, useAgg,
-                   aggSent, aggVars, creq, ghostVars>>
+                   missingReqs, toReply, votesGranted, nextIdx, matchIdx, announcedIdx, appliedSent,
+                   useAgg, aggSent, aggVars, creq, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* --------------------------- AGGREGATOR -------------------------------- *)
@@ -771,21 +804,25 @@ AggReply(from, term, matchIndex, applied) ==
 
 \* What a node matches as the aggregator knows it (the leader: what it sent).
 AggMatchOf(n) == IF n = aggLeader THEN aggEnd ELSE aggMatch[n]
+\* Whether the nodes S that match an index are enough to commit it: a majority.
+\* (BUG "AggNoMajority": any one node, so the leader's own match is enough.)
+AggEnough(S) == IF "AggNoMajority" \in Bugs THEN S # {} ELSE Quorum(S)
 \* The highest index a majority matches, at or above the first index of the
 \* current term (0: none).
 AggQuorumIndex ==
     MaxOf({0} \cup {i \in 1..aggEnd :
                       /\ aggFirst > 0 /\ i >= aggFirst
-                      /\ Quorum({n \in Nodes : AggMatchOf(n) >= i})})
+                      /\ AggEnough({n \in Nodes : AggMatchOf(n) >= i})})
+\* Whether the aggregator has an AGG_COMMIT to send.
+AggMayCommit == aggLeader # None /\ (AggQuorumIndex > aggCommit \/ aggPending)
 
 (* The aggregator multicasts AGG_COMMIT (commit index and every node's     *)
 (* applied index) when a majority matches a new index, or when an append   *)
 (* that announced nothing new is pending.                                  *)
 AggCommit(term, commit) ==
     /\ term = aggTerm
-    /\ aggLeader # None
+    /\ AggMayCommit
     /\ commit = Max(AggQuorumIndex, aggCommit)
-    /\ commit > aggCommit \/ aggPending
     /\ Send({ACMsg(term, commit, aggApplied, n) : n \in Nodes})
     /\ aggCommit' = commit
     /\ aggPending' = FALSE
@@ -848,8 +885,16 @@ ReplyStep(n) == \E i \in toReply[n] : Reply(n, i, EClient(logs[n][i]), ERid(logs
 
 \* Whether leader n has something to tell t: entries t may lack, or a
 \* commit index t may not know (it reported a lower applied index).
+\* Through the aggregator: entries not sent yet, or entries not committed
+\* yet (a retransmission; followers learn commits from AGG_COMMIT).
 \* (Model checking: no heartbeats to a node known to be up to date.)
 HasNews(n, t) == nextIdx[n][t] <= announcedIdx[n] \/ appliedKnown[n][t] < commitIdx[n]
+
+\* Messages to, from or through the aggregator.
+AggTraffic(m) ==
+    \/ m.type \in {"Probe", "ProbeRep", "AC"}
+    \/ m.type \in {"AE", "AER"} /\ m.dst = Aggregator
+    \/ m.type = "AE" /\ m.via = "agg"
 
 \* Steps of node n that no message triggers.
 NodeStep(n) ==
@@ -862,10 +907,12 @@ NodeStep(n) ==
           \/ announcedIdx[n] < Len(logs[n]) /\
                 \E r \in Eligible(n) :
                    Announce(n, currentTerm[n], announcedIdx[n] + 1, r, QueueOf(n, r) + 1)
+          \/ \E i \in 1..announcedIdx[n], r \in Nodes : RepickReplier(n, i, r)
           \* Point-to-point: from nextIndex, everything announced.  Through the
           \* aggregator: everything announced since the last send.  A leader
           \* using the aggregator serves point-to-point only a node behind it.
-          \* (Model checking: one append_entries in flight per destination;
+          \* (Model checking: one append_entries in flight per destination, and
+          \* through the aggregator only when nothing else goes through it;
           \* duplicates still arrive late.)
           \/ \E t \in Nodes \ {n} :
                 /\ useAgg[n] => nextIdx[n][t] <= aggSent[n]
@@ -874,7 +921,9 @@ NodeStep(n) ==
                 /\ LET p == Min(nextIdx[n][t] - 1, announcedIdx[n]) IN
                    SendAppendEntries(n, t, currentTerm[n], p, TermAt(logs[n], p),
                                      SubSeq(logs[n], p + 1, announcedIdx[n]), commitIdx[n])
-          \/ useAgg[n] /\ ~\E m \in msgs : m.type = "AE" /\ m.dst = Aggregator
+          \/ /\ useAgg[n]
+             /\ ~\E m \in msgs : AggTraffic(m)
+             /\ aggSent[n] < announcedIdx[n] \/ commitIdx[n] < announcedIdx[n]
              /\ LET p == aggSent[n] IN
                 SendAppendEntries(n, Aggregator, currentTerm[n], p, TermAt(logs[n], p),
                                   SubSeq(logs[n], p + 1, announcedIdx[n]), commitIdx[n])
@@ -947,7 +996,7 @@ TypeOK ==
     /\ nextIdx \in [Nodes -> [Nodes -> Nat \ {0}]]
     /\ matchIdx \in [Nodes -> [Nodes -> Nat]]
     /\ announcedIdx \in [Nodes -> Nat]
-    /\ appliedKnown \in [Nodes -> [Nodes -> Nat]]
+    /\ appliedKnown \in [Nodes -> [Nodes -> Nat]] /\ appliedSent \in [Nodes -> Nat]
     /\ useAgg \in [Nodes -> BOOLEAN] /\ aggSent \in [Nodes -> Nat]
     /\ aggTerm \in Nat /\ aggLeader \in Nodes \cup {None}
     /\ aggEnd \in Nat /\ aggFirst \in Nat /\ aggCommit \in Nat /\ aggPending \in BOOLEAN

@@ -29,32 +29,45 @@ CONSTANTS
     MaxTerm,            \* highest term
     MaxLog,             \* longest log
     MaxRestarts,        \* crashes and restarts in a behaviour
-    MaxMsgs,            \* messages in flight between nodes (and the aggregator)
+    MaxMsgs,            \* messages in flight between nodes
+    MaxAggMsgs,         \* messages in flight to and from the aggregator
     Crashes,            \* "anywhere", "follower" or "leader" (see above)
     LeaderTimeouts,     \* may a node time out while a leader of its term runs?
     SplitVotes,         \* may two nodes be candidates of the same term?
     ModelGc,            \* may nodes garbage-collect unordered requests?
     ModelAggRestart,    \* may the aggregator restart (hovercraft++)?
-    StartElected        \* start with n1 elected leader of term 1 (else from Init)
+    LossyMulticast,     \* may the multicast of a request miss nodes?
+    StartElected,       \* start with n1 elected leader of term 1 (else from Init)
+    ProbeAnswered       \* hovercraft++: did the aggregator answer that leader's probe?
 
 MCNodes == {n1, n2, n3}
 MCOneClient == {c1}
 MCTwoClients == {c1, c2}
 MCNoReads == {}
-MCSecondRead == {<<c1, 2>>}
+MCFirstRead == {<<c1, 1>>}
 
 Symmetry == Permutations(MCNodes)
 
-\* Client traffic (requests, replies) and AGG_COMMIT copies are not counted.
-NodeMsgs == {m \in msgs : m.type \notin {"Req", "Reply", "AC"}}
+\* Client traffic (requests and replies) is not counted.
+NodeMsgs == {m \in msgs : m.type \notin {"Req", "Reply"}}
+
+\* Messages in flight between nodes (direct), and through the aggregator,
+\* where a multicast (the copies of one forwarded append_entries, or of one
+\* AGG_COMMIT) counts once.
+DirectInFlight == Cardinality({m \in NodeMsgs : ~AggTraffic(m)})
+AggInFlight ==
+    Cardinality({IF m.type \in {"AE", "AC"} THEN [m EXCEPT !.dst = Aggregator] ELSE m :
+                   m \in {x \in NodeMsgs : AggTraffic(x)}})
 
 Bounded ==
     /\ \A n \in Nodes : currentTerm[n] <= MaxTerm /\ Len(logs[n]) <= MaxLog
     /\ restarts <= MaxRestarts
-    /\ Cardinality(NodeMsgs) <= MaxMsgs
+    /\ DirectInFlight <= MaxMsgs
+    /\ AggInFlight <= MaxAggMsgs
 
-(* The state after n1 won the election of term 1 and appended its no-op   *)
-(* (Init reaches it; its vote messages are delivered; by symmetry n1       *)
+(* The state after n1 won the election of term 1 and appended its no-op,  *)
+(* and in hovercraft++ mode had its probe answered or lost (Init reaches   *)
+(* it; the messages of those steps are delivered or lost; by symmetry n1   *)
 (* stands for any node).                                                   *)
 ElectedInit ==
     LET l == n1
@@ -76,9 +89,12 @@ ElectedInit ==
     /\ matchIdx = [n \in Nodes |-> [m \in Nodes |-> 0]]
     /\ announcedIdx = [n \in Nodes |-> IF n = l THEN 1 ELSE 0]
     /\ appliedKnown = [n \in Nodes |-> [m \in Nodes |-> 0]]
-    /\ useAgg = [n \in Nodes |-> FALSE]
+    /\ appliedSent = [n \in Nodes |-> 0]
+    \* (hovercraft++: its probe was answered and it uses the aggregator, or
+    \* the probe was lost and it runs as HovercRaft)
+    /\ useAgg = [n \in Nodes |-> Mode = "hovercraft++" /\ ProbeAnswered /\ n = l]
     /\ aggSent = [n \in Nodes |-> 0]
-    /\ aggTerm = 0
+    /\ aggTerm = IF Mode = "hovercraft++" /\ ProbeAnswered THEN 1 ELSE 0
     /\ aggLeader = None
     /\ aggEnd = 0
     /\ aggFirst = 0
@@ -87,7 +103,7 @@ ElectedInit ==
     /\ aggCommit = 0
     /\ aggPending = FALSE
     /\ creq = [c \in Clients |-> [rid |-> 0, ro |-> FALSE, st |-> "idle"]]
-    /\ msgs = IF Mode = "hovercraft++" THEN {ProbeMsg(l, 1)} ELSE {}
+    /\ msgs = {}
     /\ dups = 0
     /\ leaders = {<<1, l>>}
     /\ repliers = {<<1, 1, l>>}
@@ -111,13 +127,17 @@ CrashPoint(n) ==
             /\ \/ \A i \in 1..commitIdx[n] : ETerm(logs[n][i]) < currentTerm[n]
                \/ \A x \in Nodes : appliedIdx[x] = Len(logs[n])
 
-\* Local follow-ups that happen before anything else.
+\* Local follow-ups that happen before anything else (the aggregator's
+\* AGG_COMMIT too: the switch program multicasts it while it processes the
+\* reply, or the append, that enables it).
 Urgent ==
     \/ \E n \in Nodes : MayCommit(n) # {} \/ appliedIdx[n] < commitIdx[n] \/ toReply[n] # {}
     \/ \E m \in msgs : Dead(m)
+    \/ Mode = "hovercraft++" /\ AggMayCommit
 UrgentStep ==
     \/ \E n \in Nodes : CommitStep(n) \/ ApplyStep(n) \/ ReplyStep(n)
     \/ \E m \in msgs : Discard(m)
+    \/ AggStep
 
 MCSteps ==
     \/ ClientNext
@@ -140,6 +160,16 @@ MCNext ==
              ~\E m \in Nodes : role[m] = "leader" /\ currentTerm[m] >= currentTerm[n]
     /\ SplitVotes \/
           \A n \in Nodes : NewCandidate(n) => \A m \in Nodes : currentTerm[m] < currentTerm'[n]
+
+    \* A reliable multicast: every node gets a copy, and the leader orders a
+    \* request only once every other node holds its body.
+    /\ LossyMulticast \/
+          /\ \A c \in Clients : (creq'[c] # creq[c] /\ creq'[c].st = "pending") =>
+                \A n \in Nodes : ReqMsg(c, creq'[c].rid, creq'[c].ro, n) \in msgs'
+          /\ \A n \in Nodes :
+                (role[n] = "leader" /\ Len(logs'[n]) = Len(logs[n]) + 1 /\ ~IsNoOp(logs'[n][Len(logs'[n])])) =>
+                   LET e == logs'[n][Len(logs'[n])] IN
+                   \A x \in Nodes \ {n} : HoldsBody(x, EClient(e), ERid(e))
 
 MCSpec == MCInit /\ [][MCNext]_vars
 =============================================================================

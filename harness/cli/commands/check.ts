@@ -26,7 +26,7 @@ export async function run(args: string[]): Promise<number> {
 export function describe(r: ModelResult): string {
   const { model, result } = r;
   const head = `${r.asExpected ? '✓' : r.inconclusive ? '?' : '✗'} ${model.module} (${model.config}): ${result.outcome}` +
-    `${result.violated ? ` of ${result.violated}` : ''} — expected ${model.expect}; ` +
+    `${result.violated ? ` of ${result.violated}` : ''} — expected ${model.expect}${model.violates ? ` of ${model.violates}` : ''}; ` +
     `${result.distinctStates} distinct states, depth ${result.depth}, ${(result.wallMs / 1000).toFixed(1)} s`;
   const lines = [head, `  ${model.description}`];
   if (result.message && result.outcome !== 'ok') lines.push(indent(result.message, 2));

@@ -68,6 +68,37 @@ export const HOVERCRAFT_MODELS: readonly SpecModel[] = [
       'bodies; the leader crashes and restarts once and a new leader is elected: election safety, log matching, leader ' +
       'completeness, state machine safety, replier fixed, one replier and at most one reply, bounded queue and index order hold.',
   },
+  {
+    module: 'specs/hovercraft/MCHovercRaft.tla',
+    config: 'specs/hovercraft/MCHovercraftPP.cfg',
+    expect: 'ok',
+    description: 'HovercRaft++, 3 nodes, JBSQ(1), one term: append_entries fan out through the aggregator, replies fan in ' +
+      'to it and it commits by AGG_COMMIT; a get and a put from two clients; the aggregator may restart and lose its soft ' +
+      'state: every invariant holds.',
+  },
+  {
+    module: 'specs/hovercraft/MCHovercRaft.tla',
+    config: 'specs/hovercraft/MCHovercraftFailover.cfg',
+    expect: 'ok',
+    description: 'HovercRaft++ across an election: any node crashes and restarts once; the leader of term 2 either has ' +
+      'its probe answered (the aggregator flushes its soft state to term 2) or runs as HovercRaft because the aggregator ' +
+      'failed: every invariant holds.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftReplierReassigned.tla',
+    config: 'specs/hovercraft/HovercRaftReplierReassigned.cfg',
+    expect: 'violation',
+    violates: 'ReplierFixed',
+    description: 'Buggy leader: it picks an announced entry\'s replier again by JBSQ: ReplierFixed is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftAggNoMajority.tla',
+    config: 'specs/hovercraft/HovercRaftAggNoMajority.cfg',
+    expect: 'violation',
+    violates: 'LeaderCompleteness',
+    description: 'Buggy aggregator: it commits what the leader sent without a majority of replies; the other two nodes ' +
+      'elect a leader without the committed entry: LeaderCompleteness is violated.',
+  },
 ];
 
 /** node1..N and client1..C on hosts; the middlebox and the aggregator in the switch. */
@@ -134,4 +165,6 @@ export const hovercraft: ProtocolDefinition<HovercraftScenario> = {
   configure: hovercraftConfigure,
   properties: hovercraftProperties,
   monitor: (scenario) => hovercraftMonitor(scenario),
+  // Loaded on first use: TLC's runner is only needed when a batch is validated.
+  validateTraces: async (batch) => (await import('./trace-validation.ts')).validateHovercraftTraces(batch),
 };

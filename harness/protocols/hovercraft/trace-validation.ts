@@ -108,23 +108,6 @@ export interface HovercraftTraceValidationOptions {
   readonly timeoutMs?: number;
   /** Keep the generated module in this directory (for debugging) instead of a temporary one. */
   readonly keepDir?: string;
-  /**
-   * Match the `applied` field of `HandleAppendEntriesReply` and `AggReply` exactly (default false).
-   * The implementation sends a follower's append_entries reply after it has committed and applied
-   * what that append_entries let it, so the reply reports the applied index after those `Apply`
-   * events; the spec's `HandleAppendEntries` puts the applied index of before them into the reply.
-   * By default the receipt takes the in-flight reply with the largest applied index at most the
-   * event's (the other fields equal).
-   */
-  readonly strictApplied?: boolean;
-  /**
-   * Match `Announce`'s `queue` exactly (default false). The implementation's leader counts its own
-   * queue against the applied index it had when it last sent append_entries, taken in when a reply
-   * to that comes back (so JBSQ does not favour the leader); the spec's `QueueOf` counts it against
-   * the leader's current applied index. By default `queue` is the spec's value; the replier must
-   * still be one the spec's `Eligible` allows.
-   */
-  readonly strictQueue?: boolean;
   /** The spec to validate against (default `specs/hovercraft/HovercRaft.tla`). */
   readonly specPath?: string;
 }
@@ -226,27 +209,10 @@ function eventRecord(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>, via: stri
 
 const INSTANCE_ARGS = '(tvNodes, tvMode, tvPol, tvB)';
 
-interface Strictness {
-  readonly applied: boolean;
-  readonly queue: boolean;
-}
-
-/** Actions whose `applied` field is the replying node's applied index (see `strictApplied`). */
-const APPLIED_ACTIONS: Readonly<Record<string, string>> = { HandleAppendEntriesReply: 'TvE.node', AggReply: '"aggregator"' };
-
-/** The TLA+ call of the spec action for the current event `TvE`. */
-function actionCall(action: string, strict: Strictness): string {
-  const strictApplied = strict.applied;
-  const to = APPLIED_ACTIONS[action];
-  const args = EVENT_PARAMS[action]!.map((p) => {
-    const name = p.startsWith('set:') ? p.slice(4) : p;
-    if (name === 'applied' && to !== undefined && !strictApplied) return 'Max(tvAps)';
-    if (name === 'queue' && action === 'Announce' && !strict.queue) return `(H${INSTANCE_ARGS}!QueueOf(TvE.node, TvE.replier) + 1)`;
-    return `TvE.${name}`;
-  });
-  const call = `H${INSTANCE_ARGS}!${action}${args.length ? `(${args.join(', ')})` : ''}`;
-  if (to === undefined || strictApplied) return call;
-  return `(LET tvAps == AppliedSent(${to}) IN tvAps # {} /\\ ${call})`;
+/** The TLA+ call of the spec action for the current event `TvE`: every parameter is the event's. */
+function actionCall(action: string): string {
+  const args = EVENT_PARAMS[action]!.map((p) => `TvE.${p.startsWith('set:') ? p.slice(4) : p}`);
+  return `H${INSTANCE_ARGS}!${action}${args.length ? `(${args.join(', ')})` : ''}`;
 }
 
 /** Extra constraints on the step of an action (the hidden state the events determine). */
@@ -267,10 +233,9 @@ const policyOf = (t: Partial<HovercraftTopology>): string => (t.replierPolicy ??
 export function generateHovercraftTraceModule(
   batch: readonly TraceValidationInput[],
   variables: readonly string[],
-  options: { readonly strictApplied?: boolean; readonly strictQueue?: boolean; readonly moduleName?: string } = {},
+  options: { readonly moduleName?: string } = {},
 ): GeneratedModule {
   const moduleName = options.moduleName ?? 'HovercRaftTraceCheck';
-  const strict: Strictness = { applied: options.strictApplied ?? false, queue: options.strictQueue ?? false };
   const clients = new Set<string>();
   const traces: string[] = [];
   const nodeSets: string[] = [];
@@ -310,7 +275,7 @@ export function generateHovercraftTraceModule(
   });
   const setOf = (xs: Iterable<string>) => `{${[...xs].sort().map((x) => toTla(x)).join(', ')}}`;
   const disjuncts = Object.keys(EVENT_PARAMS)
-    .map((a) => `    \\/ TvE.action = ${toTla(a)} /\\ ${actionCall(a, strict)}${actionExtra(a)}`)
+    .map((a) => `    \\/ TvE.action = ${toTla(a)} /\\ ${actionCall(a)}${actionExtra(a)}`)
     .join('\n');
   const view = ['tvK', 'tvI', ...variables.filter((v) => !VIEW_EXCLUDED.has(v))];
   const tla = `---- MODULE ${moduleName} ----
@@ -330,7 +295,7 @@ TB == <<${bounds.join(', ')}>>
 H${INSTANCE_ARGS} == INSTANCE HovercRaft WITH
     Nodes <- tvNodes, Clients <- TClients, Aggregator <- ${toTla(AGGREGATOR_NODE)},
     Mode <- tvMode, ReplierPolicy <- tvPol, B <- tvB,
-    MaxDups <- 1000000000, MaxRid <- 1000000000, ReadReqs <- {}
+    MaxDups <- 1000000000, MaxRid <- 1000000000, ReadReqs <- {}, Bugs <- {}
 
 Traces == <<
   ${traces.join(',\n  ')}
@@ -350,16 +315,6 @@ RouteOk ==
     LET tvNew == {tvM \\in msgs' \\ msgs : tvM.type = "AER"} IN
     /\\ TvE.via = "agg" => \\A tvM \\in tvNew : tvM.dst = ${toTla(AGGREGATOR_NODE)}
     /\\ TvE.via = "direct" => \\A tvM \\in tvNew : tvM.dst # ${toTla(AGGREGATOR_NODE)}
-
-Max(tvS) == CHOOSE tvX \\in tvS : \\A tvY \\in tvS : tvX >= tvY
-
-\\* The applied indices of the in-flight replies to tvTo that carry the event's
-\\* other fields, up to the applied index the event reports (see strictApplied).
-AppliedSent(tvTo) ==
-    {tvM.applied : tvM \\in {tvM \\in msgs : /\\ tvM.type = "AER" /\\ tvM.src = TvE.from /\\ tvM.dst = tvTo
-                                          /\\ tvM.term = TvE.term /\\ tvM.matchIndex = TvE.matchIndex
-                                          /\\ tvM.success = (TvE.action = "AggReply" \\/ TvE.success)
-                                          /\\ tvM.applied <= TvE.applied}}
 
 \\* Event tvI of trace tvK is the spec action of its name with its fields as parameters.
 Step${INSTANCE_ARGS} ==
@@ -404,7 +359,7 @@ export async function validateHovercraftTraces(
 ): Promise<TraceValidationResult[]> {
   const specPath = options.specPath ?? HOVERCRAFT_SPEC;
   const variables = specVariables(await readFile(specPath, 'utf8'));
-  const gen = generateHovercraftTraceModule(batch, variables, { strictApplied: options.strictApplied, strictQueue: options.strictQueue });
+  const gen = generateHovercraftTraceModule(batch, variables);
   const results: TraceValidationResult[] = batch.map(() => ({ accepted: true, matchedPrefix: 0 }));
   if (gen.included.length === 0) return results;
 

@@ -82,18 +82,21 @@ export const R2P2_MODELS: readonly SpecModel[] = [
     module: 'specs/r2p2/R2P2BlindFeedback.tla',
     config: 'specs/r2p2/R2P2BlindFeedback.cfg',
     expect: 'violation',
+    violates: 'JbsqBound',
     description: 'Buggy router: every FEEDBACK frees a slot while the network duplicates: JbsqBound is violated.',
   },
   {
     module: 'specs/r2p2/R2P2PhantomReply.tla',
     config: 'specs/r2p2/R2P2PhantomReply.cfg',
     expect: 'violation',
+    violates: 'ReplyMatchesRequest',
     description: 'Buggy server: it may reply to a request it never received: ReplyMatchesRequest is violated.',
   },
   {
     module: 'specs/r2p2/R2P2ForgetOnLeave.tla',
     config: 'specs/r2p2/R2P2ForgetOnLeave.cfg',
     expect: 'violation',
+    violates: 'JbsqBound',
     description: 'Buggy router: it drops a server\'s account when the server leaves, so a live server that rejoins ' +
       'is counted from zero while it still holds a request: JbsqBound is violated.',
   },
