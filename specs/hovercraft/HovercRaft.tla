@@ -62,13 +62,16 @@ CONSTANTS
     MaxDups,        \* how many receipts in a behaviour may leave their message in flight
     MaxRid,         \* model checking: a client issues rids 1..MaxRid
     ReadReqs,       \* model checking: the requests <<client, rid>> that are reads (get)
-    Bugs            \* seeded spec bugs switched on: {} in the correct models, or a subset of
-                    \* {"ReplierReassigned", "AggNoMajority"} (buggy variants TLC must reject)
+    Bugs            \* seeded spec bugs switched on: {} in the correct models, or some of
+                    \* SpecBugs (each marked BUG where it acts; buggy variants TLC must reject)
 
 ASSUME Mode \in {"raft", "hovercraft", "hovercraft++"}
 ASSUME ReplierPolicy \in {"jbsq", "leader"}
 ASSUME B \in Nat \ {0}
-ASSUME Bugs \subseteq {"ReplierReassigned", "AggNoMajority"}
+SpecBugs == {"ReplierReassigned", "ReplierReannounced", "AggNoMajority", "DoubleVote",
+             "SkipLogCheck", "CommitWithoutMajority", "BoundIgnored", "ReplyByAll",
+             "LeaderReplies", "ApplyUncommitted", "SendUnannounced"}
+ASSUME Bugs \subseteq SpecBugs
 
 None == "none"                \* votedFor null; the replier of an unannounced entry
 NoOpClient == "0.0.0.0:0"     \* the client of a no-op entry (the zero address)
@@ -241,6 +244,7 @@ QueueOf(l, m) ==
 \* The nodes leader l may choose as the replier of its next announced entry.
 Eligible(l) ==
     IF Mode = "raft" \/ ReplierPolicy = "leader" THEN {l}
+    ELSE IF "BoundIgnored" \in Bugs THEN Nodes   \* BUG: any node, whatever its queue
     ELSE LET open == {m \in Nodes : QueueOf(l, m) < B}
          IN {m \in open : \A o \in open : QueueOf(l, m) <= QueueOf(l, o)}
 
@@ -411,7 +415,7 @@ LogUpToDate(n, lastIndex, lastTerm) ==
     \/ lastTerm = LastTerm(logs[n]) /\ lastIndex >= Len(logs[n])
 Grant(n, from, term, lastIndex, lastTerm) ==
     /\ term = currentTerm[n]
-    /\ vote[n] \in {None, from}
+    /\ vote[n] \in {None, from} \/ "DoubleVote" \in Bugs   \* BUG: votes again in its term
     /\ LogUpToDate(n, lastIndex, lastTerm)
 
 (* A node answers a vote request of its term or an older one (a newer     *)
@@ -500,15 +504,25 @@ Announce(node, term, index, replier, queue) ==
 
 (* BUG "ReplierReassigned": the leader picks the replier of an announced    *)
 (* client entry again, by JBSQ, as it would when it resends the entry.     *)
+(* BUG "ReplierReannounced": the same, as a second announcement of the     *)
+(* entry (recorded as one).                                                *)
 RepickReplier(node, index, replier) ==
-    /\ "ReplierReassigned" \in Bugs
+    /\ Bugs \cap {"ReplierReassigned", "ReplierReannounced"} # {}
     /\ role[node] = "leader"
     /\ index \in 1..announcedIdx[node]
     /\ ~IsNoOp(logs[node][index])
     /\ replier \in Eligible(node) \ {EReplier(logs[node][index])}
     /\ logs' = [logs EXCEPT ![node][index][4] = replier]
+    /\ repliers' = IF "ReplierReannounced" \in Bugs
+                   THEN repliers \cup {<<index, ETerm(logs[node][index]), replier>>}
+                   ELSE repliers
     /\ UNCHANGED <<currentTerm, vote, role, commitIdx, appliedIdx, learnt, verified, unordered,
-                   missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, netVars, ghostVars>>
+                   missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, netVars, leaders,
+                   committed, appliedHist, appliedMax, replies, restarts>>
+
+\* The end of what leader n may send: its announced entries.  (BUG
+\* "SendUnannounced": its whole log.)
+SendEnd(n) == IF "SendUnannounced" \in Bugs THEN Len(logs[n]) ELSE announcedIdx[n]
 
 (* The leader sends append_entries with announced entries only, to a node  *)
 (* (point-to-point) or, once it uses the aggregator, to the aggregator.    *)
@@ -521,7 +535,7 @@ SendAppendEntries(node, to, term, prevIndex, prevTerm, entries, commit) ==
     /\ to = Aggregator => useAgg[node]
     /\ prevIndex \in 0..announcedIdx[node]
     /\ prevTerm = TermAt(logs[node], prevIndex)
-    /\ prevIndex + Len(entries) <= announcedIdx[node]
+    /\ prevIndex + Len(entries) <= SendEnd(node)
     /\ entries = SubSeq(logs[node], prevIndex + 1, prevIndex + Len(entries))
     /\ commit = commitIdx[node]
     /\ Send({AEMsg(node, to, term, prevIndex, prevTerm, entries, commit,
@@ -558,7 +572,8 @@ Merge(lg, prev, es) ==
             IN SubSeq(lg, 1, prev + c - 1) \o SubSeq(es, c, Len(es))
 LogOk(n, prevIndex, prevTerm) ==
     \/ prevIndex = 0
-    \/ prevIndex <= Len(logs[n]) /\ TermAt(logs[n], prevIndex) = prevTerm
+    \/ /\ prevIndex <= Len(logs[n])
+       /\ TermAt(logs[n], prevIndex) = prevTerm \/ "SkipLogCheck" \in Bugs   \* BUG: ignores prevTerm
 
 (* A node processes append_entries (straight from the leader, or a copy    *)
 (* the aggregator forwarded).                                              *)
@@ -652,7 +667,8 @@ LeaderMayCommit(n, index) ==
     /\ role[n] = "leader"
     /\ index <= announcedIdx[n]
     /\ ETerm(logs[n][index]) = currentTerm[n]
-    /\ Quorum({n} \cup {m \in Nodes : matchIdx[n][m] >= index})
+    /\ LET s == {n} \cup {m \in Nodes : matchIdx[n][m] >= index}
+       IN Quorum(s) \/ "CommitWithoutMajority" \in Bugs   \* BUG: itself is enough
 
 (* The node's commit index advances to index: the leader by counting (or   *)
 (* from AGG_COMMIT), a follower up to what it learnt.                      *)
@@ -672,21 +688,30 @@ Commit(node, term, index) ==
                    missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, netVars, leaders,
                    repliers, appliedHist, appliedMax, replies, restarts>>
 
+\* The last index node n may apply: its commit index.  (BUG
+\* "ApplyUncommitted": the end of its log.)
+AppliableEnd(n) == IF "ApplyUncommitted" \in Bugs THEN Len(logs[n]) ELSE commitIdx[n]
+
 (* The node applies its next committed entry.  A read-only entry is        *)
 (* executed only by its replier; the replier then owes the client a reply. *)
 (* digest is the body's digest (recorded: equal at equal indices).         *)
 Apply(node, index, client, rid, replier, ro, executed, digest) ==
     /\ node \in Nodes
     /\ index = appliedIdx[node] + 1
-    /\ index <= commitIdx[node]
+    /\ index <= AppliableEnd(node)
     /\ LET e == logs[node][index] IN
        /\ client = EClient(e) /\ rid = ERid(e) /\ replier = EReplier(e) /\ ro = ERo(e)
        /\ executed = (~ro \/ replier = node)
        /\ appliedHist' = appliedHist \cup {<<index, e, digest>>}
     /\ appliedIdx' = [appliedIdx EXCEPT ![node] = index]
     /\ appliedMax' = [appliedMax EXCEPT ![node] = Max(@, index)]
-    /\ toReply' = IF replier = node /\ client # NoOpClient
-                  THEN [toReply EXCEPT ![node] = @ \cup {index}] ELSE toReply
+    \* (BUG "ReplyByAll": every node answers; BUG "LeaderReplies": the leader
+    \* answers instead of the replier)
+    /\ LET answers == CASE "ReplyByAll" \in Bugs -> TRUE
+                        [] "LeaderReplies" \in Bugs -> role[node] = "leader"
+                        [] OTHER -> replier = node
+       IN toReply' = IF answers /\ client # NoOpClient
+                     THEN [toReply EXCEPT ![node] = @ \cup {index}] ELSE toReply
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, learnt, verified, unordered,
                    missingReqs, votesGranted, leaderVars, aggVars, creq, netVars, leaders,
                    repliers, committed, replies, restarts>>
@@ -879,7 +904,7 @@ CommitStep(n) == MayCommit(n) # {} /\ Commit(n, currentTerm[n], MaxOf(MayCommit(
 ApplyStep(n) ==
     LET i == appliedIdx[n] + 1
         e == logs[n][i]
-    IN i <= commitIdx[n] /\
+    IN i <= AppliableEnd(n) /\
        Apply(n, i, EClient(e), ERid(e), EReplier(e), ERo(e), ~ERo(e) \/ EReplier(e) = n, "d")
 ReplyStep(n) == \E i \in toReply[n] : Reply(n, i, EClient(logs[n][i]), ERid(logs[n][i]), "r")
 
@@ -920,13 +945,13 @@ NodeStep(n) ==
                 /\ HasNews(n, t)
                 /\ LET p == Min(nextIdx[n][t] - 1, announcedIdx[n]) IN
                    SendAppendEntries(n, t, currentTerm[n], p, TermAt(logs[n], p),
-                                     SubSeq(logs[n], p + 1, announcedIdx[n]), commitIdx[n])
+                                     SubSeq(logs[n], p + 1, SendEnd(n)), commitIdx[n])
           \/ /\ useAgg[n]
              /\ ~\E m \in msgs : AggTraffic(m)
              /\ aggSent[n] < announcedIdx[n] \/ commitIdx[n] < announcedIdx[n]
              /\ LET p == aggSent[n] IN
                 SendAppendEntries(n, Aggregator, currentTerm[n], p, TermAt(logs[n], p),
-                                  SubSeq(logs[n], p + 1, announcedIdx[n]), commitIdx[n])
+                                  SubSeq(logs[n], p + 1, SendEnd(n)), commitIdx[n])
     \/ \E r \in missingReqs[n], t \in Nodes : SendRecoveryRequest(n, t, r[1], r[2])
     \/ CommitStep(n)
     \/ ApplyStep(n)

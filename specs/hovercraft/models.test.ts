@@ -2,7 +2,7 @@
  * TLC on the HovercRaft models: every invariant holds on the registered correct models, and each
  * buggy variant is rejected with a counterexample of the invariant it names.
  */
-import { readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runTlc } from '../../harness/tlc/index.ts';
 import { HOVERCRAFT_MODELS } from '../../harness/protocols/hovercraft/index.ts';
@@ -13,6 +13,15 @@ describe('HovercRaft spec models', () => {
     expect(HOVERCRAFT_MODELS.map((m) => m.config).sort()).toEqual(cfgs.sort());
     expect(HOVERCRAFT_MODELS.filter((m) => m.expect === 'violation').length).toBeGreaterThanOrEqual(2);
     for (const m of HOVERCRAFT_MODELS) expect(m.expect === 'violation', m.config).toBe(m.violates !== undefined);
+  });
+
+  it('has, for every invariant of the correct models but TypeOK, a buggy variant that violates it', () => {
+    const invariants = new Set(HOVERCRAFT_MODELS.filter((m) => m.expect === 'ok').flatMap((m) =>
+      (/^INVARIANTS (.*)$/m.exec(readFileSync(m.config, 'utf8'))?.[1] ?? '').split(/\s+/).filter((x) => x !== '')));
+    invariants.delete('TypeOK');
+    expect(invariants.size).toBeGreaterThanOrEqual(11);
+    const caught = new Set(HOVERCRAFT_MODELS.map((m) => m.violates));
+    for (const inv of invariants) expect(caught.has(inv), inv).toBe(true);
   });
 
   it.each(HOVERCRAFT_MODELS.filter((m) => m.expect === 'ok').map((m) => [m.config, m] as const))(

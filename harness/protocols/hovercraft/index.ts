@@ -99,6 +99,69 @@ export const HOVERCRAFT_MODELS: readonly SpecModel[] = [
     description: 'Buggy aggregator: it commits what the leader sent without a majority of replies; the other two nodes ' +
       'elect a leader without the committed entry: LeaderCompleteness is violated.',
   },
+  {
+    module: 'specs/hovercraft/HovercRaftDoubleVote.tla',
+    config: 'specs/hovercraft/HovercRaftDoubleVote.cfg',
+    expect: 'violation',
+    violates: 'ElectionSafety',
+    description: 'Buggy node: it grants its vote twice in a term; two candidates of term 1 both win: ElectionSafety is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftSkipLogCheck.tla',
+    config: 'specs/hovercraft/HovercRaftSkipLogCheck.cfg',
+    expect: 'violation',
+    violates: 'LogMatching',
+    description: 'Buggy follower: it takes append_entries without checking the term at prevIndex; the leader of term 3 extends a log that differs before its entry: LogMatching is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftCommitWithoutMajority.tla',
+    config: 'specs/hovercraft/HovercRaftCommitWithoutMajority.cfg',
+    expect: 'violation',
+    violates: 'StateMachineSafety',
+    description: 'Buggy leader: it commits an entry only it holds; a new leader puts its no-op at that index and both are applied: StateMachineSafety is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftBoundIgnored.tla',
+    config: 'specs/hovercraft/HovercRaftBoundIgnored.cfg',
+    expect: 'violation',
+    violates: 'BoundedQueue',
+    description: 'Buggy leader: it picks any node as replier, whatever its queue; two unapplied entries get the same replier with B = 1: BoundedQueue is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftReplyByAll.tla',
+    config: 'specs/hovercraft/HovercRaftReplyByAll.cfg',
+    expect: 'violation',
+    violates: 'AtMostOneReply',
+    description: 'Buggy nodes: every node that applies a request answers it: AtMostOneReply is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftLeaderReplies.tla',
+    config: 'specs/hovercraft/HovercRaftLeaderReplies.cfg',
+    expect: 'violation',
+    violates: 'RepliesFromReplier',
+    description: 'Buggy leader: it answers the requests it applies instead of their repliers: RepliesFromReplier is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftReplierReannounced.tla',
+    config: 'specs/hovercraft/HovercRaftReplierReannounced.cfg',
+    expect: 'violation',
+    violates: 'OneReplierPerEntry',
+    description: 'Buggy leader: it announces an entry again with another replier: OneReplierPerEntry is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftApplyUncommitted.tla',
+    config: 'specs/hovercraft/HovercRaftApplyUncommitted.cfg',
+    expect: 'violation',
+    violates: 'IndexOrder',
+    description: 'Buggy node: it applies entries it does not know committed: IndexOrder is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftSendUnannounced.tla',
+    config: 'specs/hovercraft/HovercRaftSendUnannounced.cfg',
+    expect: 'violation',
+    violates: 'AnnouncedPrefix',
+    description: 'Buggy leader: it sends entries it has not announced, so a follower holds an entry with no replier: AnnouncedPrefix is violated.',
+  },
 ];
 
 /** node1..N and client1..C on hosts; the middlebox and the aggregator in the switch. */
