@@ -5,18 +5,20 @@ import { parse, intOption, UsageError } from '../args.ts';
 import { findProtocol } from '../protocol-arg.ts';
 import { checkModels, type ModelResult } from '../../run/model-check.ts';
 import { formatCounterexample } from '../../tlc/index.ts';
+import { availableParallelism } from 'node:os';
 import { indent, table } from '../../report/format.ts';
 
 const HELP = `usage: protocheck check <protocol> [--workers N]
 
 Runs TLC on every model of the protocol's spec: correct models must pass, buggy variants must be
-rejected with a counterexample (printed as a sequence of states, changed variables only).`;
+rejected with a counterexample (printed as a sequence of states, changed variables only).
+TLC uses N worker threads (default: the machine's cores).`;
 
 export async function run(args: string[]): Promise<number> {
   const { values, positionals } = parse(args, { workers: { type: 'string' }, help: { type: 'boolean' } });
   if (values.help) return console.log(HELP), EXIT.ok;
   const protocol = findProtocol(positionals[0]);
-  const workers = intOption(values.workers, 'workers', 1);
+  const workers = intOption(values.workers, 'workers', availableParallelism());
   const results = await checkModels(protocol, (r) => console.log(describe(r)), workers);
   console.log('\n' + modelTable(results));
   if (results.some((r) => r.inconclusive)) return EXIT.inconclusive;

@@ -3,6 +3,7 @@
  * campaign on the simulator per protocol with TLC validating a sample of the traces, and a
  * summary table. Exit code: 0 all passed, 1 a violation, 2 inconclusive.
  */
+import { availableParallelism } from 'node:os';
 import { EXIT } from '../main.ts';
 import { parse, intOption } from '../args.ts';
 import { protocols } from '../../protocols/index.ts';
@@ -37,7 +38,7 @@ export async function run(args: string[]): Promise<number> {
   };
   for (const protocol of Object.values(protocols)) {
     console.log(`== ${protocol.name}: model checking`);
-    const models = await checkModels(protocol, (r) => console.log(describe(r).split('\n').slice(0, 2).join('\n')));
+    const models = await checkModels(protocol, (r) => console.log(describe(r).split('\n').slice(0, 2).join('\n')), availableParallelism());
     const okModels = models.filter((m) => m.model.expect === 'ok');
     const buggy = models.filter((m) => m.model.expect === 'violation');
     for (const m of models) worse(m.inconclusive ? EXIT.inconclusive : m.asExpected ? EXIT.ok : EXIT.violation);

@@ -114,6 +114,20 @@ describe('HovercRaft trace validation', () => {
     expect(bug.matchedPrefix).toBeGreaterThan(specIndex(buggy!.trace, firstReassigned) - 20);
     expect(results[6]).toEqual({ accepted: true, matchedPrefix: 0 });
   });
+
+  it('admits a follower\'s success reply to a point-to-point append while the aggregator is in use', { timeout: 300_000 }, async () => {
+    // HovercRaft++, 5 nodes: node3 rejects a forwarded append, the leader resends straight to it,
+    // and node3's success goes back to the leader; a later forwarded append gets a reply with the
+    // same fields through the aggregator. The reply's route is the append's, not the later one's.
+    const fixture = JSON.parse(readFileSync(new URL('./fixtures/aggregator-route.json', import.meta.url), 'utf8')) as { scenario: HovercraftScenario };
+    const r = await runScenario(hovercraft, fixture.scenario, tb);
+    expect(r.violations).toEqual([]);
+    const handled = r.trace.findIndex((e) => e.action === 'HandleAppendEntries' && e.node === 'node3' && e['success'] === true &&
+      r.trace.some((s, k) => k < r.trace.indexOf(e) && s.action === 'SendAppendEntries' && s['to'] === 'node3'));
+    expect(handled).toBeGreaterThan(0);
+    const [res] = await validateHovercraftTraces([{ trace: r.trace, addrs: r.addrs, scenario: fixture.scenario }]);
+    expect(res, res!.message).toEqual({ accepted: true, matchedPrefix: r.trace.filter(isSpecEvent).length });
+  });
 });
 
 /** Trace index of the first SendAppendEntries carrying an entry with a replier other than its Announce's. */

@@ -104,7 +104,10 @@ export const UNMODELLED_ACTIONS: ReadonlySet<string> = new Set([
 const VIEW_EXCLUDED = new Set(['dups', 'leaders', 'repliers', 'committed', 'appliedHist', 'appliedMax', 'replies', 'restarts']);
 
 export interface HovercraftTraceValidationOptions {
-  /** TLC timeout for the whole batch (default 10 minutes). */
+  /**
+   * TLC timeout for the whole batch (default: 10 minutes, or 40 ms per spec event if more; a step
+   * costs more as the set of messages in flight grows, so a long trace costs more per event).
+   */
   readonly timeoutMs?: number;
   /** Keep the generated module in this directory (for debugging) instead of a temporary one. */
   readonly keepDir?: string;
@@ -162,31 +165,60 @@ function value(v: unknown, byAddr: ReadonlyMap<Addr, NodeId>): string {
 }
 
 /**
- * For each successful `HandleAppendEntries` of a HovercRaft++ trace: where its reply went, as the
- * later events show (`agg`: an `AggReply` takes it; `direct`: the leader's
- * `HandleAppendEntriesReply` does; `any` when neither or both).
+ * For each successful `HandleAppendEntries` of a HovercRaft++ trace: where its reply went. The
+ * append it handled came straight from the leader (`direct`: an earlier `SendAppendEntries` to this
+ * node with the same fields) or as the aggregator's copy (`agg`: an earlier `AggForward` of an
+ * append the leader sent to the aggregator with the same fields); a success goes back the same way.
+ * When both could have been handled, the later events decide: an `AggReply` or the leader's
+ * `HandleAppendEntriesReply` with this reply's fields. When none receives it, the route makes no
+ * difference to what follows, and one is fixed (`direct`), so that the matching does not branch
+ * on it; `any` only when later events receive a reply with these fields by both routes.
  */
 function replyRoutes(events: readonly TraceEvent[]): Map<number, 'agg' | 'direct' | 'any'> {
   const applied = new Map<string, number>();
-  const key = (from: unknown, term: unknown, mi: unknown, ap: unknown) => JSON.stringify([from, term, mi, ap]);
+  const replyKey = (from: unknown, term: unknown, mi: unknown, ap: unknown) => JSON.stringify([from, term, mi, ap]);
+  const appendKey = (leader: unknown, e: TraceEvent) => JSON.stringify([leader, e['term'], e['prevIndex'], e['prevTerm'], e['entries'], e['commit']]);
+  const sentDirect = new Set<string>(); // appendKey + destination
+  const forwarded = new Set<string>(); // appendKey of appends the aggregator forwarded
+  const aggKey = (term: unknown, prevIndex: unknown, count: unknown, commit: unknown) => JSON.stringify([term, prevIndex, count, commit]);
+  const sentBodies = new Map<string, TraceEvent[]>(); // aggKey -> the SendAppendEntries events to the aggregator
   const pending: { j: number; key: string; leader: string }[] = [];
   const routes = new Map<number, 'agg' | 'direct' | 'any'>();
   const seen = new Map<number, Set<'agg' | 'direct'>>();
   events.forEach((e, j) => {
     if (e.action === 'NodeStart') applied.set(e.node, 0);
     else if (e.action === 'Apply') applied.set(e.node, e['index'] as number);
-    else if (e.action === 'HandleAppendEntries' && e['success'] === true) {
-      pending.push({ j, key: key(e.node, e['term'], e['matchIndex'], applied.get(e.node) ?? 0), leader: e['from'] as string });
+    else if (e.action === 'SendAppendEntries') {
+      if (e['to'] === AGGREGATOR_NODE) {
+        const k = aggKey(e['term'], e['prevIndex'], (e['entries'] as unknown[]).length, e['commit']);
+        sentBodies.set(k, [...(sentBodies.get(k) ?? []), e]);
+      } else {
+        sentDirect.add(appendKey(e.node, e) + String(e['to']));
+      }
+    } else if (e.action === 'AggForward') {
+      for (const sent of sentBodies.get(aggKey(e['term'], e['prevIndex'], e['count'], e['commit'])) ?? []) {
+        forwarded.add(appendKey(sent.node, sent));
+      }
+    } else if (e.action === 'HandleAppendEntries' && e['success'] === true) {
+      const k = appendKey(e['from'], e);
+      const direct = sentDirect.has(k + e.node);
+      const agg = forwarded.has(k);
+      if (direct !== agg) {
+        routes.set(j, direct ? 'direct' : 'agg');
+        return;
+      }
+      if (!direct) return; // neither: no behaviour matches this event, whatever the route
+      pending.push({ j, key: replyKey(e.node, e['term'], e['matchIndex'], applied.get(e.node) ?? 0), leader: e['from'] as string });
       seen.set(j, new Set());
     } else if (e.action === 'AggReply' || (e.action === 'HandleAppendEntriesReply' && e['success'] === true)) {
-      const k = key(e['from'], e['term'], e['matchIndex'], e['applied']);
+      const k = replyKey(e['from'], e['term'], e['matchIndex'], e['applied']);
       const route = e.action === 'AggReply' ? 'agg' : 'direct';
       for (const p of pending) {
         if (p.j < j && p.key === k && (route === 'agg' || p.leader === e.node)) seen.get(p.j)!.add(route);
       }
     }
   });
-  for (const [j, s] of seen) routes.set(j, s.size === 1 ? [...s][0]! : 'any');
+  for (const [j, s] of seen) routes.set(j, s.size === 1 ? [...s][0]! : s.size === 0 ? 'direct' : 'any');
   return routes;
 }
 
@@ -371,7 +403,7 @@ export async function validateHovercraftTraces(
     await writeFile(join(dir, 'HovercRaftTraceCheck.cfg'), gen.cfg);
     tlc = await runTlc({
       module: 'HovercRaftTraceCheck.tla', config: 'HovercRaftTraceCheck.cfg', cwd: dir, workers: 1,
-      timeoutMs: options.timeoutMs,
+      timeoutMs: options.timeoutMs ?? Math.max(600_000, 40 * gen.eventIndices.reduce((n, ix) => n + ix.length, 0)),
     });
   } finally {
     if (!options.keepDir) await rm(dir, { recursive: true, force: true });
