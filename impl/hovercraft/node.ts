@@ -916,12 +916,10 @@ export class HovercraftNode implements Core<never, never> {
       this.verified = Math.max(this.verified, matchIndex);
     }
     this.emit(trace({ ...event, success, matchIndex, missing }));
-    // The reply reports the applied index of before the applies this append_entries enables.
-    const applied = this.applied;
     const c = Math.min(m.commit, this.verified);
     if (success && c > this.commit) this.setCommit(c);
     const dst = success && m.viaAggregator ? this.config.aggregator : leaderAddr;
-    this.sendTo(dst, encodeRaft({ kind: 'append_reply', from: this.selfIdx, term: this.term, success, matchIndex, applied }));
+    this.sendTo(dst, encodeRaft({ kind: 'append_reply', from: this.selfIdx, term: this.term, success, matchIndex, applied: this.applied }));
     for (const [client, rid] of missing) this.requestRecovery(client, rid);
   }
 

@@ -601,16 +601,21 @@ HandleAppendEntries(node, from, term, prevIndex, prevTerm, entries, commit, succ
                    nlog == Merge(logs[node], prevIndex, SubSeq(entries, 1, k))
                    ver == IF Mode = "hovercraft++" THEN Max(verified[node], prevIndex + k)
                           ELSE verified[node]
+                   lrn == Learn(node, Min(commit, prevIndex + k))
+                   \* The reply goes out once the node has committed and applied what
+                   \* this append lets it (the Commit and Apply steps that follow), and
+                   \* carries the applied index it then has.
+                   ap == Max(Max(appliedIdx[node], commitIdx[node]), Min(lrn, Len(nlog)))
                IN /\ success = TRUE
                   /\ matchIndex = prevIndex + k
                   /\ missing = MissingOf(node, entries, k)
                   /\ Deliver(m, {AERMsg(node, IF via = "agg" THEN Aggregator ELSE from,
-                                        term, TRUE, prevIndex + k, appliedIdx[node])})
+                                        term, TRUE, prevIndex + k, ap)})
                   /\ logs' = [logs EXCEPT ![node] = nlog]
                   /\ unordered' = [unordered EXCEPT ![node] = UnorderedAfter(node, logs[node], nlog)]
                   /\ missingReqs' = [missingReqs EXCEPT ![node] = missing]
                   /\ verified' = [verified EXCEPT ![node] = ver]
-                  /\ learnt' = [learnt EXCEPT ![node] = Learn(node, Min(commit, prevIndex + k))]
+                  /\ learnt' = [learnt EXCEPT ![node] = lrn]
                   /\ role' = [role EXCEPT ![node] = "follower"]
     /\ UNCHANGED <<currentTerm, vote, commitIdx, appliedIdx, toReply, votesGranted, leaderVars,
                    aggVars, creq, ghostVars>>

@@ -208,7 +208,7 @@ function replyRoutes(events: readonly TraceEvent[]): Map<number, 'agg' | 'direct
         return;
       }
       if (!direct) return; // neither: no behaviour matches this event, whatever the route
-      pending.push({ j, key: replyKey(e.node, e['term'], e['matchIndex'], applied.get(e.node) ?? 0), leader: e['from'] as string });
+      pending.push({ j, key: replyKey(e.node, e['term'], e['matchIndex'], appliedAfter(events, j, applied.get(e.node) ?? 0)), leader: e['from'] as string });
       seen.set(j, new Set());
     } else if (e.action === 'AggReply' || (e.action === 'HandleAppendEntriesReply' && e['success'] === true)) {
       const k = replyKey(e['from'], e['term'], e['matchIndex'], e['applied']);
@@ -220,6 +220,22 @@ function replyRoutes(events: readonly TraceEvent[]): Map<number, 'agg' | 'direct
   });
   for (const [j, s] of seen) routes.set(j, s.size === 1 ? [...s][0]! : s.size === 0 ? 'direct' : 'any');
   return routes;
+}
+
+/**
+ * The applied index a node has once it has handled event j: the reply to an append_entries goes
+ * out after the `Commit` and `Apply` events the append enables, which follow it at that node.
+ */
+function appliedAfter(events: readonly TraceEvent[], j: number, before: number): number {
+  const node = events[j]!.node;
+  let applied = before;
+  for (let k = j + 1; k < events.length; k++) {
+    const e = events[k]!;
+    if (e.node !== node) continue;
+    if (e.action === 'Apply') applied = e['index'] as number;
+    else if (e.action !== 'Commit') break;
+  }
+  return applied;
 }
 
 /** One event as a TLA+ record: action, node, the action's parameters, and `via` where fixed. */
