@@ -44,7 +44,7 @@ describe('protocheck CLI', () => {
     expect(r.stdout).toMatch(/ok — expected ok; [1-9]\d* distinct states/);
     expect(r.stdout).toMatch(/invariant-violated of \w+ — expected violation/);
     expect(r.stdout).toMatch(/counterexample \(\d+ states\)/);
-  }, 240_000); // six TLC runs, one after another, while other test files use the CPUs
+  }, 240_000); // eight TLC runs, one after another, while other test files use the CPUs
 
   it('fuzz on sim passes on the correct implementation, with TLC validating a sample', async () => {
     const r = await cli(['fuzz', 'r2p2', '--runs', '40', '--seed', '11', '--tlc-sample', '0.2']);

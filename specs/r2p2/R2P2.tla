@@ -52,8 +52,8 @@ CONSTANTS
     ModelRouterRestarts, \* model checking: may the router restart? (BOOLEAN)
     ModelLeave,     \* model checking: may the router drop a server? (BOOLEAN)
     Bugs            \* seeded spec bugs switched on: {} in the correct models, or
-                    \* "BlindFeedback", "PhantomReply", "ForgetOnLeave" (see
-                    \* R2P2BlindFeedback.tla, R2P2PhantomReply.tla, R2P2ForgetOnLeave.tla)
+                    \* "BlindFeedback", "PhantomReply", "ForgetOnLeave", "DispatchOverBound",
+                    \* "AckDisarms" (see the R2P2<Bug>.tla variants)
 
 NoClient == "none"   \* the client field of an announce FEEDBACK (no request answered)
 NoServer == "none"   \* "no ACK received yet" at a client
@@ -175,7 +175,8 @@ ClientReceiveAck(c, rid, server) ==
        /\ q.npkts > 1
        /\ q.acked \in {NoServer, server}
        /\ Sent(AckMsg(c, rid, server))
-       /\ SetReq(c, rid, [q EXCEPT !.acked = server])
+       /\ SetReq(c, rid, [q EXCEPT !.acked = server,
+                                    !.armed = @ /\ "AckDisarms" \notin Bugs])   \* BUG: the ACK stops the timer
        /\ Send({ReqnMsg(c, rid, idx, q.digest, server) : idx \in 1..(q.npkts - 1)})
     /\ UNCHANGED <<serverVars, routerVars, ghostVars>>
 
@@ -403,7 +404,7 @@ RouterDrop(client, rid) ==
 \* The servers the head of the queue may go to.  JBSQ(n): among the servers
 \* with fewer than n outstanding requests, one with the fewest.  RANDOM: any.
 Eligible ==
-    IF Policy = "JBSQ"
+    IF Policy = "JBSQ" /\ "DispatchOverBound" \notin Bugs   \* BUG: any server, whatever its count
     THEN LET open == {s \in rservers : Out(s) < rn[s]}
          IN {s \in open : \A t \in open : Out(s) <= Out(t)}
     ELSE rservers

@@ -20,6 +20,8 @@ describe('R2P2 spec models', () => {
     ['R2P2BlindFeedback', 'JbsqBound'],
     ['R2P2PhantomReply', 'ReplyMatchesRequest'],
     ['R2P2ForgetOnLeave', 'JbsqBound'],
+    ['R2P2DispatchOverBound', 'RouterCountBound'],
+    ['R2P2AckDisarms', 'PendingHasTimer'],
   ])('%s violates %s with a counterexample', async (variant, invariant) => {
     const r = await runTlc({ module: `${DIR}/${variant}.tla`, config: `${DIR}/${variant}.cfg` });
     expect(r.outcome).toBe('invariant-violated');

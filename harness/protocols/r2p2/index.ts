@@ -100,6 +100,21 @@ export const R2P2_MODELS: readonly SpecModel[] = [
     description: 'Buggy router: it drops a server\'s account when the server leaves, so a live server that rejoins ' +
       'is counted from zero while it still holds a request: JbsqBound is violated.',
   },
+  {
+    module: 'specs/r2p2/R2P2DispatchOverBound.tla',
+    config: 'specs/r2p2/R2P2DispatchOverBound.cfg',
+    expect: 'violation',
+    violates: 'RouterCountBound',
+    description: 'Buggy router: it dispatches to any server, whatever its count: RouterCountBound is violated.',
+  },
+  {
+    module: 'specs/r2p2/R2P2AckDisarms.tla',
+    config: 'specs/r2p2/R2P2AckDisarms.cfg',
+    expect: 'violation',
+    violates: 'PendingHasTimer',
+    description: 'Buggy client: the ACK of a multi-packet request stops its timer, so the request can stay pending for ' +
+      'good: PendingHasTimer is violated.',
+  },
 ];
 
 /** client1..N on hosts (port 7000), server1..M on hosts (port 8000), the router in the switch (port 9000). */
