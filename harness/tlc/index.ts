@@ -16,3 +16,4 @@ export {
   type TlaValue,
 } from './values.ts';
 export { formatCounterexample } from './format.ts';
+export { runTraceCheck, TraceValidationError, type GeneratedModule, type TraceCheckRun } from './trace-check.ts';

@@ -38,12 +38,11 @@
  * - `VIEW` leaves out `dups` and the history variables, which no action reads (with `MaxDups` out
  *   of reach, states that differ only there have the same futures).
  */
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Addr, NodeId } from '../../../impl/core.ts';
-import { runTlc, toTla, type TlcResult, type TlaValue } from '../../tlc/index.ts';
+import { runTraceCheck, toTla, TraceValidationError, type GeneratedModule } from '../../tlc/index.ts';
 import type { TraceValidationInput, TraceValidationResult } from '../../protocol.ts';
 import { isHostAnnotation, isNetAnnotation, type TraceEvent } from '../../trace/schema.ts';
 import { AGGREGATOR_NODE, type HovercraftTopology } from './scenario.ts';
@@ -115,17 +114,9 @@ export interface HovercraftTraceValidationOptions {
   readonly specPath?: string;
 }
 
-/** What the generated module is made of (exported for tests and debugging). */
-export interface GeneratedModule {
-  readonly tla: string;
-  readonly cfg: string;
-  /** Per input: the indices (into the input's trace) of the events that went into the module. */
-  readonly eventIndices: readonly (readonly number[])[];
-  /** Inputs that went into the module (those with at least one spec event), by position. */
-  readonly included: readonly number[];
-}
+export type { GeneratedModule };
 
-export class TraceValidationError extends Error {}
+export { TraceValidationError };
 
 /** The variables the spec declares (its `VARIABLES` block), in order. */
 export function specVariables(specText: string): string[] {
@@ -390,11 +381,6 @@ TView == <<${view.join(', ')}>>
   return { tla, cfg, eventIndices, included };
 }
 
-function describeEvent(e: TraceEvent | undefined): string {
-  if (!e) return '(none)';
-  const { t, node, action, ...fields } = e;
-  return `${action} at ${node} (t=${t}) ${JSON.stringify(fields)}`;
-}
 
 /**
  * Validates a batch of HovercRaft traces with one TLC run. Each result says whether some behaviour
@@ -408,51 +394,9 @@ export async function validateHovercraftTraces(
   const specPath = options.specPath ?? HOVERCRAFT_SPEC;
   const variables = specVariables(await readFile(specPath, 'utf8'));
   const gen = generateHovercraftTraceModule(batch, variables);
-  const results: TraceValidationResult[] = batch.map(() => ({ accepted: true, matchedPrefix: 0 }));
-  if (gen.included.length === 0) return results;
-
-  const dir = options.keepDir ?? (await mkdtemp(join(tmpdir(), 'protocheck-hovercraft-tv-')));
-  let tlc: TlcResult;
-  try {
-    await copyFile(specPath, join(dir, 'HovercRaft.tla'));
-    await writeFile(join(dir, 'HovercRaftTraceCheck.tla'), gen.tla);
-    await writeFile(join(dir, 'HovercRaftTraceCheck.cfg'), gen.cfg);
-    tlc = await runTlc({
-      module: 'HovercRaftTraceCheck.tla', config: 'HovercRaftTraceCheck.cfg', cwd: dir, workers: 1,
-      timeoutMs: options.timeoutMs ?? Math.max(600_000, 40 * gen.eventIndices.reduce((n, ix) => n + ix.length, 0)),
-    });
-  } finally {
-    if (!options.keepDir) await rm(dir, { recursive: true, force: true });
-  }
-
-  const furthest = new Map<number, number>();
-  const accepted = new Set<number>();
-  for (const v of tlc.printed) {
-    if (!Array.isArray(v)) continue;
-    const [tag, kv, iv] = v as TlaValue[];
-    if (tag === 'matched' && typeof kv === 'number' && typeof iv === 'number') {
-      furthest.set(kv, Math.max(furthest.get(kv) ?? 0, iv));
-    } else if (tag === 'accepted' && typeof kv === 'number') {
-      accepted.add(kv);
-    }
-  }
-  if (tlc.outcome !== 'ok') {
-    // TLC itself failed: no verdict on any trace (the caller reports the run as inconclusive).
-    throw new TraceValidationError(`TLC did not complete trace validation (${tlc.outcome}): ${tlc.message ?? tlc.errors.map((e) => e.message).join('; ')}`);
-  }
-  gen.included.forEach((b, pos) => {
-    const k = pos + 1;
-    const input = batch[b]!;
-    const indices = gen.eventIndices[b]!;
-    if (accepted.has(k)) {
-      results[b] = { accepted: true, matchedPrefix: indices.length };
-      return;
-    }
-    const matched = furthest.get(k) ?? 0;
-    const next = indices[matched];
-    const why = `no behaviour of HovercRaft.tla matches spec event ${matched + 1} of ${indices.length}` +
-        (next !== undefined ? ` (trace index ${next}: ${describeEvent(input.trace[next])})` : '');
-    results[b] = { accepted: false, matchedPrefix: matched, message: why };
+  return runTraceCheck({
+    batch, gen, specPath, moduleName: 'HovercRaftTraceCheck', eventNoun: 'spec event',
+    timeoutMs: options.timeoutMs ?? Math.max(600_000, 40 * gen.eventIndices.reduce((n, ix) => n + ix.length, 0)),
+    keepDir: options.keepDir,
   });
-  return results;
 }

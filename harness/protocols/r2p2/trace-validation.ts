@@ -23,12 +23,10 @@
  * Mapping of event fields to action parameters: `EVENT_PARAMS` below. Policies `round-robin`,
  * `jsq` and `random` map to the spec's `RANDOM` (any eligible server, no bound).
  */
-import { mkdtemp, copyFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Addr, NodeId } from '../../../impl/core.ts';
-import { runTlc, toTla, type TlcResult, type TlaValue } from '../../tlc/index.ts';
+import { runTraceCheck, toTla, TraceValidationError, type GeneratedModule } from '../../tlc/index.ts';
 import type { TraceValidationInput, TraceValidationResult } from '../../protocol.ts';
 import { isHostAnnotation, isNetAnnotation, type FieldValue, type TraceEvent } from '../../trace/schema.ts';
 
@@ -85,15 +83,7 @@ export interface R2p2TraceValidationOptions {
   readonly keepDir?: string;
 }
 
-/** What the generated module is made of (exported for tests and debugging). */
-export interface GeneratedModule {
-  readonly tla: string;
-  readonly cfg: string;
-  /** Per input: the indices (into the input's trace) of the events that went into the module. */
-  readonly eventIndices: readonly (readonly number[])[];
-  /** Inputs that went into the module (those with at least one protocol event), by position. */
-  readonly included: readonly number[];
-}
+export type { GeneratedModule };
 
 const policyOf = (topology: TopologyLike): 'JBSQ' | 'RANDOM' =>
   (topology.router?.policy ?? 'jbsq') === 'jbsq' ? 'JBSQ' : 'RANDOM';
@@ -114,7 +104,7 @@ function specEvent(e: TraceEvent): TraceEvent | undefined {
   return e;
 }
 
-export class TraceValidationError extends Error {}
+export { TraceValidationError };
 
 /** The spec identity of an address: the node id, `none` for the zero address, else a marker. */
 function identity(addr: FieldValue, byAddr: ReadonlyMap<Addr, NodeId>): string {
@@ -237,11 +227,6 @@ TNext ==
   return { tla, cfg, eventIndices, included };
 }
 
-function describeEvent(e: TraceEvent | undefined): string {
-  if (!e) return '(none)';
-  const { t, node, action, ...fields } = e;
-  return `${action} at ${node} (t=${t}) ${JSON.stringify(fields)}`;
-}
 
 /**
  * Validates a batch of R2P2 traces with one TLC run. Each result says whether some behaviour of
@@ -253,51 +238,8 @@ export async function validateR2p2Traces(
   options: R2p2TraceValidationOptions = {},
 ): Promise<TraceValidationResult[]> {
   const gen = generateR2p2TraceModule(batch);
-  const results: TraceValidationResult[] = batch.map(() => ({ accepted: true, matchedPrefix: 0 }));
-  if (gen.included.length === 0) return results;
-
-  const dir = options.keepDir ?? (await mkdtemp(join(tmpdir(), 'protocheck-r2p2-tv-')));
-  let tlc: TlcResult;
-  try {
-    await copyFile(R2P2_SPEC, join(dir, 'R2P2.tla'));
-    await writeFile(join(dir, 'R2P2TraceCheck.tla'), gen.tla);
-    await writeFile(join(dir, 'R2P2TraceCheck.cfg'), gen.cfg);
-    tlc = await runTlc({
-      module: 'R2P2TraceCheck.tla', config: 'R2P2TraceCheck.cfg', cwd: dir, workers: 1,
-      timeoutMs: options.timeoutMs,
-    });
-  } finally {
-    if (!options.keepDir) await rm(dir, { recursive: true, force: true });
-  }
-
-  const furthest = new Map<number, number>();
-  const accepted = new Set<number>();
-  for (const v of tlc.printed) {
-    if (!Array.isArray(v)) continue;
-    const [tag, kv, iv] = v as TlaValue[];
-    if (tag === 'matched' && typeof kv === 'number' && typeof iv === 'number') {
-      furthest.set(kv, Math.max(furthest.get(kv) ?? 0, iv));
-    } else if (tag === 'accepted' && typeof kv === 'number') {
-      accepted.add(kv);
-    }
-  }
-  if (tlc.outcome !== 'ok') {
-    // TLC itself failed: no verdict on any trace (the caller reports the run as inconclusive).
-    throw new TraceValidationError(`TLC did not complete trace validation (${tlc.outcome}): ${tlc.message ?? tlc.errors.map((e) => e.message).join('; ')}`);
-  }
-  gen.included.forEach((b, pos) => {
-    const k = pos + 1;
-    const input = batch[b]!;
-    const indices = gen.eventIndices[b]!;
-    if (accepted.has(k)) {
-      results[b] = { accepted: true, matchedPrefix: indices.length };
-      return;
-    }
-    const matched = furthest.get(k) ?? 0;
-    const next = indices[matched];
-    const why = `no behaviour of R2P2.tla matches protocol event ${matched + 1} of ${indices.length}` +
-        (next !== undefined ? ` (trace index ${next}: ${describeEvent(input.trace[next])})` : '');
-    results[b] = { accepted: false, matchedPrefix: matched, message: why };
+  return runTraceCheck({
+    batch, gen, specPath: R2P2_SPEC, moduleName: 'R2P2TraceCheck', eventNoun: 'protocol event',
+    timeoutMs: options.timeoutMs, keepDir: options.keepDir,
   });
-  return results;
 }
