@@ -68,6 +68,30 @@ export interface SeededBug {
   readonly caughtBy: readonly string[];
 }
 
+/**
+ * One check that holds a rule:
+ * - `spec:<Invariant>`: an invariant of the spec, checked by TLC on every correct model (and shown
+ *   to catch a buggy variant that names it in `violates`);
+ * - `spec-action:<Action>`: the enabling condition of a spec action, checked on run traces by TLC
+ *   trace validation (a trace that breaks the rule is not a behaviour of the spec);
+ * - `monitor:<role>`: a guard of that role's XState machine (`machines/<protocol>/<role>.ts`);
+ * - `property:<name>`: one of the protocol's property checkers.
+ */
+export type RuleCheck = `spec:${string}` | `spec-action:${string}` | `monitor:${string}` | `property:${string}`;
+
+/**
+ * A rule of the protocol and the independent checks that hold it. Every rule is held by at least
+ * two: one on the spec side (`spec:` or `spec-action:`) and one on the run side (`monitor:` or
+ * `property:`), so a gap in one is covered by the other (`harness/protocols/rules.test.ts`).
+ */
+export interface ProtocolRule {
+  /** Short kebab-case name. */
+  readonly name: string;
+  /** What must hold, in one sentence. */
+  readonly statement: string;
+  readonly checks: readonly RuleCheck[];
+}
+
 export interface ScenarioOptions {
   /** Seeded bugs to switch on in every generated scenario. */
   readonly bugs?: readonly string[];
@@ -82,6 +106,8 @@ export interface ProtocolDefinition<S extends Scenario = Scenario> {
   readonly roles: Readonly<Record<string, RoleFactory>>;
   readonly bugs: readonly SeededBug[];
   readonly models: readonly SpecModel[];
+  /** The protocol's rules and the checks that hold each (the table in `docs/<name>.md`). */
+  readonly rules: readonly ProtocolRule[];
   /** fast-check arbitrary of scenarios of this protocol. */
   scenarios(options?: ScenarioOptions): fc.Arbitrary<S>;
   /** The nodes a scenario runs. */

@@ -123,6 +123,7 @@ const toy: ProtocolDefinition<ToyScenario> = {
   },
   bugs: [],
   models: [],
+  rules: [],
   scenarios: () => fc.constant(scenario()),
   plan: (s) => {
     const nodes: NodePlan[] = [];

@@ -9,7 +9,7 @@ import { HOVERCRAFT_CLIENT_ROLE } from '../../../impl/hovercraft/client.ts';
 import { AGGREGATOR_ROLE, NODE_ROLE } from '../../../impl/hovercraft/config.ts';
 import { MIDDLEBOX_ROLE } from '../../../impl/hovercraft/middlebox.ts';
 import { createHovercraftMonitor, type HovercraftRole } from '../../../machines/hovercraft/index.ts';
-import type { Json, NodePlan, ProtocolDefinition, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
+import type { Json, NodePlan, ProtocolDefinition, ProtocolRule, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
 import { hovercraftProperties } from './properties.ts';
 import {
   AGGREGATOR_NODE, AGGREGATOR_PORT, CLIENT_PORT, MIDDLEBOX_NODE, MIDDLEBOX_PORT, NODE_PORT, clientIds, hovercraftScenarios,
@@ -56,6 +56,30 @@ export const HOVERCRAFT_SEEDED_BUGS: readonly SeededBug[] = [
     description: 'The aggregator multicasts AGG_COMMIT on the first success reply, without a majority. The monitor sees ' +
       'it at once; the state machines diverge when the leader is cut off with a minority (5 nodes split 2 | 3).',
     caughtBy: ['monitor', 'state-machine-safety'],
+  },
+];
+
+/** The rules of HovercRaft and the independent checks that hold each (docs/hovercraft.md). */
+export const HOVERCRAFT_RULES: readonly ProtocolRule[] = [
+  {
+    name: 'election-safety',
+    statement: 'At most one leader per term.',
+    checks: ['spec:ElectionSafety', 'monitor:node', 'property:election-safety'],
+  },
+  {
+    name: 'state-machine-safety',
+    statement: 'No two nodes apply different entries at one index.',
+    checks: ['spec:StateMachineSafety', 'property:state-machine-safety'],
+  },
+  {
+    name: 'replier-fixed',
+    statement: 'An entry\'s replier never changes once the entry is announced.',
+    checks: ['spec:ReplierFixed', 'monitor:node', 'property:replier-fixed'],
+  },
+  {
+    name: 'bounded-queue',
+    statement: 'A node is picked as replier only while fewer than B entries assigned to it are unapplied.',
+    checks: ['spec:BoundedQueue', 'monitor:node', 'property:bounded-queue'],
   },
 ];
 
@@ -223,6 +247,7 @@ export const hovercraft: ProtocolDefinition<HovercraftScenario> = {
   })),
   bugs: HOVERCRAFT_SEEDED_BUGS,
   models: HOVERCRAFT_MODELS,
+  rules: HOVERCRAFT_RULES,
   scenarios: (options) => hovercraftScenarios(options),
   plan: hovercraftPlan,
   configure: hovercraftConfigure,

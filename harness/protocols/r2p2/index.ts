@@ -6,7 +6,7 @@
 import type { Addr, NodeId } from '../../../impl/core.ts';
 import { roles } from '../../../impl/roles.ts';
 import { createR2p2Monitor, type R2p2Role } from '../../../machines/r2p2/index.ts';
-import type { Json, NodePlan, ProtocolDefinition, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
+import type { Json, NodePlan, ProtocolDefinition, ProtocolRule, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
 import { r2p2Properties } from './properties.ts';
 import {
   CLIENT_PORT, ROUTER_NODE, ROUTER_PORT, SERVER_PORT, clientIds, r2p2Scenarios, r2p2Timing, serverIds,
@@ -53,6 +53,25 @@ export const R2P2_SEEDED_BUGS: readonly SeededBug[] = [
       'rejoins (after a pause or a partition longer than the silence timeout) is counted from zero while it still ' +
       'holds requests.',
     caughtBy: ['jbsq-bound'],
+  },
+];
+
+/** The rules of R2P2 with JBSQ and the independent checks that hold each (docs/r2p2.md). */
+export const R2P2_RULES: readonly ProtocolRule[] = [
+  {
+    name: 'reply-matches-request',
+    statement: 'A reply the client accepts answers the request with that (client, rid) triplet.',
+    checks: ['spec:ReplyMatchesRequest', 'monitor:client', 'property:reply-matches-request'],
+  },
+  {
+    name: 'jbsq-bound',
+    statement: 'A server never holds more than n requests the router dispatched to it and it has not answered.',
+    checks: ['spec:JbsqBound', 'monitor:router', 'property:jbsq-bound'],
+  },
+  {
+    name: 'no-silent-loss',
+    statement: 'Every request is replied, dropped with DROP, or times out at the client: a pending request has its timer armed.',
+    checks: ['spec:PendingHasTimer', 'property:no-silent-loss'],
   },
 ];
 
@@ -180,6 +199,7 @@ export const r2p2: ProtocolDefinition<R2p2Scenario> = {
   })),
   bugs: R2P2_SEEDED_BUGS,
   models: R2P2_MODELS,
+  rules: R2P2_RULES,
   scenarios: (options) => r2p2Scenarios(options),
   plan: r2p2Plan,
   configure: r2p2Configure,
