@@ -289,10 +289,11 @@ describe('historyFromTrace', () => {
       ['client1', 'cas', true],
       ['client2', 'put', 'pending'], // timed out, took effect
       ['client1', 'get', 'c'],
-      // the NACKed put is left out
+      ['client2', 'put', 'pending'], // NACKed: a duplicate copy may still be ordered
       ['client1', 'get', 'pending'], // still in flight at the end
     ]);
-    expect(h.map((o) => o.id)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(h.map((o) => o.id)).toEqual([0, 1, 2, 3, 4, 5, 6]);
+    expect(trace[h[5]!.events![1]!]!.action).toBe('ClientReceiveNack');
     expect(trace[h[0]!.events![0]!]!.action).toBe('ClientRequest');
     expect(trace[h[0]!.events![1]!]!.action).toBe('ClientReceiveReply');
     expect(trace[h[3]!.events![1]!]!.action).toBe('ClientTimeout');

@@ -741,14 +741,15 @@ function opOf(e: Extract<HovercraftEvent, { action: 'ClientRequest' }>): KvOp {
 
 /**
  * The clients' key-value history in a trace. `ClientRequest` calls an operation (client = the
- * client node); `ClientReceiveReply` returns it with its result; after `ClientReceiveNack` it did not
- * happen and is left out; after `ClientTimeout`, a `HostCrash` of the client, or no completion by
- * the end of the trace it is pending (it may take effect, or not). Events carry the trace indices
+ * client node); `ClientReceiveReply` returns it with its result; after `ClientReceiveNack`,
+ * `ClientTimeout`, a `HostCrash` of the client, or no completion by the end of the trace it is
+ * pending (it may take effect, or not: a NACK refuses one copy, and a duplicate copy may still be
+ * admitted and ordered). Events carry the trace indices
  * of the request and of its completion.
  */
 export function historyFromTrace(trace: Trace, options: HistoryOptions = {}): KvOperation[] {
   const slack = options.clockSlackUs ?? 0;
-  interface Draft { client: NodeId; rid: number; call: number; ret?: number; input: KvOp; output?: KvResult; events: number[]; nacked: boolean }
+  interface Draft { client: NodeId; rid: number; call: number; ret?: number; input: KvOp; output?: KvResult; events: number[] }
   const drafts: Draft[] = [];
   const open = new Map<NodeId, Draft>();
   for (const x of hovercraftEvents(trace)) {
@@ -761,7 +762,7 @@ export function historyFromTrace(trace: Trace, options: HistoryOptions = {}): Kv
     const mine = (rid: number): Draft | undefined => (current && current.rid === rid ? current : undefined);
     switch (e.action) {
       case 'ClientRequest': {
-        const d: Draft = { client: e.node, rid: e.rid, call: e.t - slack, input: opOf(e), events: [i], nacked: false };
+        const d: Draft = { client: e.node, rid: e.rid, call: e.t - slack, input: opOf(e), events: [i] };
         drafts.push(d);
         open.set(e.node, d);
         break;
@@ -776,9 +777,11 @@ export function historyFromTrace(trace: Trace, options: HistoryOptions = {}): Kv
         break;
       }
       case 'ClientReceiveNack': {
+        // A NACK refuses one copy of the request; a duplicate of it may still be admitted and
+        // ordered (docs/hovercraft.md, "What a NACK promises"), so the operation stays pending.
         const d = mine(e.rid);
         if (!d) break;
-        d.nacked = true;
+        d.events.push(i);
         open.delete(e.node);
         break;
       }
@@ -791,9 +794,7 @@ export function historyFromTrace(trace: Trace, options: HistoryOptions = {}): Kv
       }
     }
   }
-  return drafts
-    .filter((d) => !d.nacked)
-    .map((d, id) => ({ id, client: d.client, call: d.call, ret: d.ret, input: d.input, output: d.output, events: d.events }));
+  return drafts.map((d, id) => ({ id, client: d.client, call: d.call, ret: d.ret, input: d.input, output: d.output, events: d.events }));
 }
 
 /** The search budget of the `linearizable` checker. */
@@ -831,7 +832,7 @@ export function makeLinearizable(options: CheckOptions & HistoryOptions = LINEAR
   return {
     name: 'linearizable',
     description:
-      'The clients\' key-value operations are linearizable (get/put/cas per kv.ts; NACKed operations left out; ' +
+      'The clients\' key-value operations are linearizable (get/put/cas per kv.ts; NACKed, ' +
       'timed-out or crashed ones pending: they may take effect after their call, or never). The check is a search ' +
       'with a budget: when it runs out the verdict is unknown, which this checker does not report as a violation; ' +
       'checkLinearizable(trace) gives the verdict for counting.',
