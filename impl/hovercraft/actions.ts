@@ -24,6 +24,12 @@ export const MODES: readonly Mode[] = ['raft', 'hovercraft', 'hovercraft++'];
 export type Entry = readonly [term: number, client: Addr, rid: number, replier: NodeId, ro: boolean];
 /** `[client, rid]`: the R2P2 triplet of a request. */
 export type RequestId = readonly [client: Addr, rid: number];
+/**
+ * AGG_COMMIT's applied array: `[node, applied]` for every node of the group, in the group's order
+ * (the wire's node indices): the applied index the aggregator last heard from that node in a reply
+ * of the current term (0 if none; the leader's is 0, it does not reply to itself).
+ */
+export type AppliedIndices = readonly (readonly [node: NodeId, applied: number])[];
 
 export type KvOpName = 'get' | 'put' | 'cas';
 /** get → the value or null; put → true; cas → whether it swapped. */
@@ -111,8 +117,11 @@ export interface HovercraftActions {
   Apply: { index: number; client: Addr; rid: number; replier: NodeId; ro: boolean; executed: boolean; digest: string };
   /** The replier answers the client for entry `index` (and sends FEEDBACK to the middlebox). */
   Reply: { index: number; client: Addr; rid: number; result: KvResult };
-  /** A node takes an AGG_COMMIT (hovercraft++): commit index and every node's applied index. */
-  HandleAggCommit: { term: number; commit: number };
+  /**
+   * A node takes an AGG_COMMIT (hovercraft++): commit index and every node's applied index, as the
+   * message carries them (a leader takes the followers' into its view of their applied indices).
+   */
+  HandleAggCommit: { term: number; commit: number; applied: AppliedIndices };
   /** A new leader learns the aggregator answers (its probe came back): it uses it from now on. */
   LeaderUseAggregator: { term: number };
 
@@ -125,8 +134,11 @@ export interface HovercraftActions {
   AggForward: { term: number; prevIndex: number; count: number; commit: number };
   /** A follower's successful append_entries reply reaches the aggregator. */
   AggReply: { from: NodeId; term: number; matchIndex: number; applied: number };
-  /** A majority (leader included) matches `commit`: AGG_COMMIT is multicast to every node. */
-  AggCommit: { term: number; commit: number };
+  /**
+   * A majority (leader included) matches `commit`: AGG_COMMIT is multicast to every node, with
+   * `applied`, each node's applied index as the aggregator's replies of this term reported it.
+   */
+  AggCommit: { term: number; commit: number; applied: AppliedIndices };
 }
 
 export type HovercraftActionName = keyof HovercraftActions;

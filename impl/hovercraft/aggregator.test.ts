@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { CoreOutput } from '../core.ts';
 import { HovercraftAggregator } from './aggregator.ts';
-import { BUG_AGGREGATOR_COMMITS_EARLY } from './config.ts';
+import { BUG_AGGREGATOR_COMMITS_EARLY, BUG_AGGREGATOR_OVERSTATES_APPLIED } from './config.ts';
 import { AGGREGATOR, nodeAddr, nodeConfig, sends, traces } from './test-net.ts';
 import { AGGREGATOR_INDEX, decodeRaft, encodeRaft, type RaftMsg, type WireEntry } from './wire.ts';
 
@@ -61,12 +61,12 @@ describe('hovercraft-aggregator', () => {
     expect(traces(r1)).toEqual([{ action: 'AggReply', from: 'node2', term: 1, matchIndex: 2, applied: 1 }]);
     expect(sends(r1)).toEqual([]);
     const r2 = a.handle(rx(3, ok(3, 1, 0)), 21);
-    expect(traces(r2)).toEqual([{ action: 'AggReply', from: 'node4', term: 1, matchIndex: 1, applied: 0 }, { action: 'AggCommit', term: 1, commit: 1 }]);
+    expect(traces(r2)).toEqual([{ action: 'AggReply', from: 'node4', term: 1, matchIndex: 1, applied: 0 }, { action: 'AggCommit', term: 1, commit: 1, applied: [['node1', 0], ['node2', 1], ['node3', 0], ['node4', 0], ['node5', 0]] }]);
     const c = commits(r2);
     expect(c.map((x) => x.dst)).toEqual([0, 1, 2, 3, 4].map(nodeAddr));
     expect(c[0]).toMatchObject({ term: 1, commit: 1, applied: [0, 1, 0, 0, 0], src: AGGREGATOR });
     const r3 = a.handle(rx(2, ok(2, 2, 2)), 22);
-    expect(traces(r3).at(-1)).toEqual({ action: 'AggCommit', term: 1, commit: 2 });
+    expect(traces(r3).at(-1)).toEqual({ action: 'AggCommit', term: 1, commit: 2, applied: [['node1', 0], ['node2', 1], ['node3', 2], ['node4', 0], ['node5', 0]] });
     expect(commits(r3)[0]!.applied).toEqual([0, 1, 2, 0, 0]);
     // Nothing new: no AGG_COMMIT.
     expect(sends(a.handle(rx(4, ok(4, 2)), 23))).toEqual([]);
@@ -80,7 +80,7 @@ describe('hovercraft-aggregator', () => {
     a.handle(rx(0, ae({ term: 3, prevIndex: 2, prevTerm: 1, entries: [we(3, 3)] })), 10);
     expect(a.registers()).toMatchObject({ firstIdx: 3, sentEnd: 3 });
     expect(traces(a.handle(rx(1, ok(1, 2, 0, 3)), 11)).map((e) => e.action)).toEqual(['AggReply']);
-    expect(traces(a.handle(rx(2, ok(2, 3, 0, 3)), 12)).at(-1)).toEqual({ action: 'AggCommit', term: 3, commit: 3 });
+    expect(traces(a.handle(rx(2, ok(2, 3, 0, 3)), 12)).at(-1)).toEqual({ action: 'AggCommit', term: 3, commit: 3, applied: [['node1', 0], ['node2', 0], ['node3', 0]] });
     // Only entries mark the first index of the term: without any, nothing commits.
     const b = mk(3);
     b.handle(rx(0, ae({ term: 2, prevIndex: 7, prevTerm: 2, entries: [] })), 10);
@@ -88,7 +88,7 @@ describe('hovercraft-aggregator', () => {
     expect(traces(b.handle(rx(1, ok(1, 7, 0, 2)), 11)).map((e) => e.action)).toEqual(['AggReply']);
     b.handle(rx(0, ae({ term: 2, prevIndex: 7, prevTerm: 2, entries: [we(2, 8)] })), 12);
     expect(b.registers().firstIdx).toBe(8);
-    expect(traces(b.handle(rx(1, ok(1, 8, 0, 2)), 13)).at(-1)).toEqual({ action: 'AggCommit', term: 2, commit: 8 });
+    expect(traces(b.handle(rx(1, ok(1, 8, 0, 2)), 13)).at(-1)).toEqual({ action: 'AggCommit', term: 2, commit: 8, applied: [['node1', 0], ['node2', 0], ['node3', 0]] });
   });
 
   it('an append_entries that announces nothing new makes the next reply send AGG_COMMIT of the unchanged index', () => {
@@ -99,7 +99,7 @@ describe('hovercraft-aggregator', () => {
     expect(traces(hb)).toEqual([{ action: 'AggForward', term: 1, prevIndex: 1, count: 0, commit: 1 }]);
     expect(a.registers().pending).toBe(true);
     const r = a.handle(rx(1, ok(1, 1)), 21);
-    expect(traces(r).at(-1)).toEqual({ action: 'AggCommit', term: 1, commit: 1 });
+    expect(traces(r).at(-1)).toEqual({ action: 'AggCommit', term: 1, commit: 1, applied: [['node1', 0], ['node2', 0], ['node3', 0]] });
     expect(a.registers().pending).toBe(false);
     expect(sends(a.handle(rx(2, ok(2, 1)), 22))).toEqual([]);
   });
@@ -124,7 +124,21 @@ describe('hovercraft-aggregator', () => {
       return traces(a.handle(rx(1, ok(1, 1)), 11)).filter((e) => e.action === 'AggCommit');
     };
     expect(run([])).toEqual([]);
-    expect(run([BUG_AGGREGATOR_COMMITS_EARLY])).toEqual([{ action: 'AggCommit', term: 1, commit: 1 }]);
+    expect(run([BUG_AGGREGATOR_COMMITS_EARLY])).toEqual([{ action: 'AggCommit', term: 1, commit: 1, applied: [['node1', 0], ['node2', 0], ['node3', 0], ['node4', 0], ['node5', 0]] }]);
+  });
+
+  it('seeded bug aggregator-overstates-applied: AGG_COMMIT reports a follower\'s match index as its applied index', () => {
+    const run = (bugs: string[]) => {
+      const a = mk(3, bugs);
+      a.handle(rx(0, ae({ prevIndex: 0, prevTerm: 0, entries: [we(1, 1), we(1, 2)] })), 10);
+      const out = a.handle(rx(1, ok(1, 2, 1)), 11);
+      return { trace: traces(out).filter((e) => e.action === 'AggCommit'), wire: commits(out)[0]!.applied };
+    };
+    expect(run([])).toEqual({ trace: [{ action: 'AggCommit', term: 1, commit: 2, applied: [['node1', 0], ['node2', 1], ['node3', 0]] }], wire: [0, 1, 0] });
+    // The reply said applied 1 (AggReply reports it); AGG_COMMIT says 2.
+    expect(run([BUG_AGGREGATOR_OVERSTATES_APPLIED])).toEqual({
+      trace: [{ action: 'AggCommit', term: 1, commit: 2, applied: [['node1', 0], ['node2', 2], ['node3', 0]] }], wire: [0, 2, 0],
+    });
   });
 
   it('keeps fixed-size state and ignores garbage', () => {

@@ -23,7 +23,7 @@
  */
 import { match } from 'ts-pattern';
 import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
-import { BUG_AGGREGATOR_COMMITS_EARLY, type AggregatorConfig, parseAggregatorConfig, send, trace } from './config.ts';
+import { BUG_AGGREGATOR_COMMITS_EARLY, BUG_AGGREGATOR_OVERSTATES_APPLIED, type AggregatorConfig, parseAggregatorConfig, send, trace } from './config.ts';
 import { AGGREGATOR_INDEX, decodeRaft, encodeRaft, type RaftMsg } from './wire.ts';
 
 type Out = CoreOutput<never>;
@@ -35,6 +35,7 @@ export class HovercraftAggregator implements Core<never, never> {
   private readonly n: number;
   private readonly majority: number;
   private readonly commitsEarly: boolean;
+  private readonly overstatesApplied: boolean;
 
   // registers
   private term = 0;
@@ -57,6 +58,7 @@ export class HovercraftAggregator implements Core<never, never> {
     this.match = new Uint32Array(this.n);
     this.applied = new Uint32Array(this.n);
     this.commitsEarly = bugs.has(BUG_AGGREGATOR_COMMITS_EARLY);
+    this.overstatesApplied = bugs.has(BUG_AGGREGATOR_OVERSTATES_APPLIED);
   }
 
   handle(input: CoreInput<never>, _now: Micros): Out[] {
@@ -153,7 +155,9 @@ export class HovercraftAggregator implements Core<never, never> {
     if (!this.admit(m.term, out)) return out;
     if (m.from === this.leader) return out;
     if (m.matchIndex > this.match[m.from]!) this.match[m.from] = m.matchIndex;
-    if (m.applied > this.applied[m.from]!) this.applied[m.from] = m.applied;
+    // Buggy: the match index taken for the applied index.
+    const reported = this.overstatesApplied ? Math.max(m.applied, m.matchIndex) : m.applied;
+    if (reported > this.applied[m.from]!) this.applied[m.from] = reported;
     out.push(trace({
       action: 'AggReply', from: this.config.nodes[m.from]!, term: m.term, matchIndex: m.matchIndex, applied: m.applied,
     }));
@@ -173,8 +177,9 @@ export class HovercraftAggregator implements Core<never, never> {
     }
     if (!fire) return out;
     this.pending = false;
-    out.push(trace({ action: 'AggCommit', term: this.term, commit: this.commit }));
-    const data = encodeRaft({ kind: 'agg_commit', from: AGGREGATOR_INDEX, term: this.term, commit: this.commit, applied: [...this.applied] });
+    const applied = [...this.applied];
+    out.push(trace({ action: 'AggCommit', term: this.term, commit: this.commit, applied: this.config.nodes.map((n, i) => [n, applied[i]!] as const) }));
+    const data = encodeRaft({ kind: 'agg_commit', from: AGGREGATOR_INDEX, term: this.term, commit: this.commit, applied });
     for (let i = 0; i < this.n; i++) out.push(send(this.addr, this.addrOf(i), data));
     return out;
   }

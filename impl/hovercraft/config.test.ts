@@ -25,7 +25,7 @@ describe('hovercraft config', () => {
     expect(AGGREGATOR_ROLE).toBe('hovercraft-aggregator');
     expect(HOVERCRAFT_BUGS).toEqual([
       'commit-without-majority', 'replier-reassigned', 'stale-read-by-non-replier', 'apply-without-body',
-      'bounded-queue-ignored', 'aggregator-commits-early',
+      'bounded-queue-ignored', 'aggregator-commits-early', 'aggregator-overstates-applied',
     ]);
   });
 

@@ -25,6 +25,11 @@ export const BUG_APPLY_WITHOUT_BODY = 'apply-without-body';
 export const BUG_BOUNDED_QUEUE_IGNORED = 'bounded-queue-ignored';
 /** The aggregator multicasts AGG_COMMIT on the first success reply, without a majority. */
 export const BUG_AGGREGATOR_COMMITS_EARLY = 'aggregator-commits-early';
+/**
+ * The aggregator records a follower's match index as its applied index, so AGG_COMMIT overstates
+ * how far the follower has applied and the leader counts its queue as drained too early.
+ */
+export const BUG_AGGREGATOR_OVERSTATES_APPLIED = 'aggregator-overstates-applied';
 
 export const HOVERCRAFT_BUGS = [
   BUG_COMMIT_WITHOUT_MAJORITY,
@@ -33,6 +38,7 @@ export const HOVERCRAFT_BUGS = [
   BUG_APPLY_WITHOUT_BODY,
   BUG_BOUNDED_QUEUE_IGNORED,
   BUG_AGGREGATOR_COMMITS_EARLY,
+  BUG_AGGREGATOR_OVERSTATES_APPLIED,
 ] as const;
 export type HovercraftBugName = (typeof HOVERCRAFT_BUGS)[number];
 

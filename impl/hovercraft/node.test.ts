@@ -492,6 +492,7 @@ describe('hovercraft-node: hovercraft++', () => {
     // AGG_COMMIT commits at the leader and tells it every node's applied index.
     const c = node.handle(raft(AGGREGATOR_INDEX, { kind: 'agg_commit', from: AGGREGATOR_INDEX, term: 1, commit: 2, applied: [0, 1, 1] }), 60);
     expect(actions(c).slice(0, 2)).toEqual(['HandleAggCommit', 'Commit']);
+    expect(ev(c, 'HandleAggCommit')).toEqual([{ action: 'HandleAggCommit', term: 1, commit: 2, applied: [['node1', 0], ['node2', 1], ['node3', 1]] }]);
     expect(ev(c, 'Reply')).toHaveLength(1);
     // An AGG_COMMIT of another term is not taken.
     expect(node.handle(raft(AGGREGATOR_INDEX, { kind: 'agg_commit', from: AGGREGATOR_INDEX, term: 2, commit: 9, applied: [0, 0, 0] }), 61)).toEqual([]);
@@ -536,7 +537,7 @@ describe('hovercraft-node: hovercraft++', () => {
     expect(raftOut(bad)).toMatchObject([{ kind: 'append_reply', success: false, matchIndex: 0, dst: nodeAddr(0) }]);
     // Entry 2 stored without verification beyond 2; AGG_COMMIT of 5 commits only 2... first only 1 verified.
     const c1 = f.handle(raft(AGGREGATOR_INDEX, { kind: 'agg_commit', from: AGGREGATOR_INDEX, term: 1, commit: 5, applied: [0, 0, 0] }), 12);
-    expect(ev(c1, 'HandleAggCommit')).toEqual([{ action: 'HandleAggCommit', term: 1, commit: 5 }]);
+    expect(ev(c1, 'HandleAggCommit')).toEqual([{ action: 'HandleAggCommit', term: 1, commit: 5, applied: [['node1', 0], ['node2', 0], ['node3', 0]] }]);
     expect(ev(c1, 'Commit')).toEqual([{ action: 'Commit', term: 1, index: 1 }]);
     f.handle(raft(0, ae({ viaAggregator: true, prevIndex: 1, prevTerm: 1, entries: [we(1, CLIENT, 1, 1)] })), 13);
     const c2 = f.handle(raft(AGGREGATOR_INDEX, { kind: 'agg_commit', from: AGGREGATOR_INDEX, term: 1, commit: 5, applied: [0, 0, 0] }), 14);

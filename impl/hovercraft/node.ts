@@ -1001,7 +1001,9 @@ export class HovercraftNode implements Core<never, never> {
 
   private onAggCommit(m: Msg<'agg_commit'>): void {
     if (m.term !== this.term || m.applied.length !== this.n) return;
-    this.emit(trace({ action: 'HandleAggCommit', term: m.term, commit: m.commit }));
+    this.emit(trace({
+      action: 'HandleAggCommit', term: m.term, commit: m.commit, applied: m.applied.map((a, i) => [this.nodeId(i), a] as const),
+    }));
     if (this.role === 'leader') {
       m.applied.forEach((a, i) => {
         if (i !== this.selfIdx) this.appliedView[i] = Math.max(this.appliedView[i]!, a);
