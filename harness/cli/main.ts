@@ -11,6 +11,7 @@ const COMMANDS: Record<string, CommandEntry> = {
   main: { summary: 'TLC on every spec and a short sim fuzz campaign per protocol, with a summary (npm start)', load: () => import('./commands/main-job.ts') },
   check: { summary: 'model-check a protocol\'s TLA+ spec with TLC', load: () => import('./commands/check.ts') },
   fuzz: { summary: 'fuzz a protocol\'s implementation on a testbed', load: () => import('./commands/fuzz.ts') },
+  soak: { summary: 'fuzz campaigns over many seeds and every protocol, in parallel, for a time budget', load: () => import('./commands/soak.ts') },
   replay: { summary: 'rerun a saved failing scenario', load: () => import('./commands/replay.ts') },
   bench: { summary: 'simulator throughput and time to detect each seeded bug', load: () => import('./commands/bench.ts') },
   setup: { summary: 'fetch the TLA+ tools if missing', load: () => import('./commands/setup.ts') },
