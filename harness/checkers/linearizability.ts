@@ -69,7 +69,10 @@ export interface Partition<I, O> {
   readonly ops: readonly Operation<I, O>[];
 }
 
-/** A sequential specification. States are values: `step` never mutates its argument. */
+/**
+ * A sequential specification. States are values: `step` and `stepPending` are pure functions of
+ * their arguments (the search memoizes them) and never mutate them.
+ */
 export interface Model<S, I, O> {
   init(): S;
   /** Whether a completed operation may return `output` in `state`, and the state after it. */
@@ -97,6 +100,8 @@ export interface Model<S, I, O> {
   prune?(ops: readonly Operation<I, O>[]): readonly Operation<I, O>[];
   describeOperation?(op: Operation<I, O>): string;
   describeState?(state: S): string;
+  /** Estimated bytes a state takes, for the memory budget (default 32). */
+  sizeOf?(state: S): number;
 }
 
 export interface CheckOptions {
@@ -104,10 +109,23 @@ export interface CheckOptions {
   readonly maxSteps?: number;
   /** Wall-clock time allowed for the whole check, ms (default 10,000). */
   readonly timeoutMs?: number;
+  /** Search time allowed per partition, ms: the sum of its slices (default: `timeoutMs`). */
+  readonly partitionTimeoutMs?: number;
+  /**
+   * Bytes the state caches and interned model states of all partitions may hold together,
+   * counting the peak while a table grows (old and new arrays both alive). Default 256 MiB.
+   */
+  readonly maxCacheBytes?: number;
+  /** Steps one partition searches before the next one's turn (default 10,000). */
+  readonly sliceSteps?: number;
+  /** Stop every partition's search at the first violation (default true); false: decide them all. */
+  readonly stopAtFirstViolation?: boolean;
 }
 
 export const DEFAULT_MAX_STEPS = 5_000_000;
 export const DEFAULT_TIMEOUT_MS = 10_000;
+export const DEFAULT_MAX_CACHE_BYTES = 256 * 2 ** 20;
+export const DEFAULT_SLICE_STEPS = 10_000;
 
 /** A candidate for the position after the longest prefix, and whether the model accepts it there. */
 export interface Candidate<I, O> {
@@ -131,10 +149,30 @@ export interface PartitionFailure<S, I, O> {
   readonly explanation: string;
 }
 
+/**
+ * A partition left undecided, and why: `steps` — it used its step budget (`maxSteps`); `time` —
+ * its own time budget (`partitionTimeoutMs`) or the whole check's (`timeoutMs`) ran out; `memory`
+ * — its state cache could not grow within `maxCacheBytes`; `stopped` — another partition was
+ * found not linearizable first (only with `stopAtFirstViolation`).
+ */
 export interface PartitionUnknown {
   readonly key: string;
-  readonly reason: 'steps' | 'time';
+  readonly reason: 'steps' | 'time' | 'memory' | 'stopped';
   readonly steps: number;
+}
+
+export function describeUnknown(u: PartitionUnknown): string {
+  const where = u.key === '' ? 'the history' : `partition ${JSON.stringify(u.key)}`;
+  switch (u.reason) {
+    case 'steps':
+      return `${where} is undecided: its search used its step budget (${u.steps - 1} steps)`;
+    case 'time':
+      return `${where} is undecided: its time budget or the check's ran out after ${u.steps} steps`;
+    case 'memory':
+      return `${where} is undecided: its state cache reached the memory budget after ${u.steps} steps`;
+    case 'stopped':
+      return `${where} is undecided: the check stopped at a violation in another partition (after ${u.steps} steps here)`;
+  }
 }
 
 interface Stats {
@@ -143,6 +181,8 @@ interface Stats {
   /** Search steps over all partitions. */
   readonly steps: number;
   readonly ms: number;
+  /** The most bytes the state caches held at once (see `maxCacheBytes`). */
+  readonly cacheBytes: number;
 }
 
 export type LinearizabilityResult<S, I, O> =
@@ -158,6 +198,12 @@ export type LinearizabilityResult<S, I, O> =
 
 // ---- the check --------------------------------------------------------------------------------
 
+/**
+ * The scheduler. Every partition's search is resumable (`PartitionSearch.run` searches a number
+ * of steps and returns); the partitions take turns in key order, a slice of `sliceSteps` each,
+ * until each is decided or out of its budget. So a hard partition costs the others only its share
+ * of the turns, and the first violation anywhere ends the check.
+ */
 export function checkLinearizability<S, I, O>(
   model: Model<S, I, O>,
   history: readonly Operation<I, O>[],
@@ -165,7 +211,12 @@ export function checkLinearizability<S, I, O>(
 ): LinearizabilityResult<S, I, O> {
   const started = performance.now();
   const maxSteps = options.maxSteps ?? DEFAULT_MAX_STEPS;
-  const deadline = started + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  const deadline = started + timeoutMs;
+  const partitionTimeoutMs = options.partitionTimeoutMs ?? timeoutMs;
+  const slice = Math.max(1, options.sliceSteps ?? DEFAULT_SLICE_STEPS);
+  const stopAtFirst = options.stopAtFirstViolation ?? true;
+  const budget = new MemoryBudget(options.maxCacheBytes ?? DEFAULT_MAX_CACHE_BYTES);
   for (const op of history) {
     if (op.ret !== undefined && op.ret < op.call) {
       throw new RangeError(`operation ${op.id} returns (t=${op.ret}) before it is called (t=${op.call})`);
@@ -173,31 +224,231 @@ export function checkLinearizability<S, I, O>(
   }
   const relevant = model.readOnly ? history.filter((op) => op.ret !== undefined || !model.readOnly!(op.input)) : history;
   const parts = model.partition ? model.partition(relevant) : [{ key: '', ops: relevant }];
-  const failures: PartitionFailure<S, I, O>[] = [];
-  const unknown: PartitionUnknown[] = [];
-  let steps = 0;
-  for (const part of parts) {
-    if (performance.now() > deadline) {
-      unknown.push({ key: part.key, reason: 'time', steps: 0 });
-      continue;
-    }
-    const searched = model.prune ? model.prune(part.ops) : part.ops;
-    const r = searchPartition(model, searched, maxSteps, deadline);
-    steps += r.steps;
-    if (r.kind === 'fail') failures.push(diagnose(model, part, searched, r.best));
-    else if (r.kind === 'unknown') unknown.push({ key: part.key, reason: r.reason, steps: r.steps });
+  interface Turn {
+    readonly part: Partition<I, O>;
+    readonly index: number;
+    search?: PartitionSearch<S, I, O>;
+    elapsed: number;
   }
-  const stats: Stats = { partitions: parts.length, operations: history.length, steps, ms: performance.now() - started };
-  if (failures.length > 0) return { ...stats, verdict: 'violation', failures, unknown };
-  if (unknown.length > 0) return { ...stats, verdict: 'unknown', unknown };
+  const failures: { index: number; failure: PartitionFailure<S, I, O> }[] = [];
+  const unknown: { index: number; u: PartitionUnknown }[] = [];
+  let steps = 0;
+  let stopped = false;
+  const settle = (t: Turn, reason: PartitionUnknown['reason'] | 'ok' | 'fail'): void => {
+    const s = t.search;
+    const n = s?.steps ?? 0;
+    steps += n;
+    if (reason === 'fail') {
+      failures.push({ index: t.index, failure: diagnose(model, t.part, s!.ops, s!.best()) });
+      if (stopAtFirst) stopped = true;
+    } else if (reason !== 'ok') {
+      unknown.push({ index: t.index, u: { key: t.part.key, reason, steps: reason === 'steps' ? maxSteps + 1 : n } });
+    }
+    s?.release();
+    t.search = undefined;
+  };
+  let active: Turn[] = parts.map((part, index) => ({ part, index, elapsed: 0 }));
+  while (active.length > 0) {
+    const still: Turn[] = [];
+    for (const t of active) {
+      if (stopped) {
+        settle(t, 'stopped');
+        continue;
+      }
+      const t0 = performance.now();
+      if (t0 > deadline || t.elapsed >= partitionTimeoutMs) {
+        settle(t, 'time');
+        continue;
+      }
+      const s = (t.search ??= new PartitionSearch(model, model.prune ? model.prune(t.part.ops) : t.part.ops, budget));
+      const status = s.run(Math.min(slice, maxSteps - s.steps), Math.min(deadline, t0 + partitionTimeoutMs - t.elapsed));
+      t.elapsed += performance.now() - t0;
+      if (status !== 'running') settle(t, status);
+      else if (s.steps >= maxSteps) settle(t, 'steps');
+      else still.push(t);
+    }
+    active = still;
+  }
+  const stats: Stats = {
+    partitions: parts.length, operations: history.length, steps, ms: performance.now() - started, cacheBytes: budget.peak,
+  };
+  const byIndex = <T extends { index: number }>(xs: T[]): T[] => xs.sort((a, b) => a.index - b.index);
+  const unknownList = byIndex(unknown).map((x) => x.u);
+  if (failures.length > 0) return { ...stats, verdict: 'violation', failures: byIndex(failures).map((x) => x.failure), unknown: unknownList };
+  if (unknownList.length > 0) return { ...stats, verdict: 'unknown', unknown: unknownList };
   return { ...stats, verdict: 'ok' };
 }
 
-type SearchResult =
-  | { readonly kind: 'ok'; readonly steps: number }
-  /** `best`: the longest linearized sequence reached, as indices into the partition's ops. */
-  | { readonly kind: 'fail'; readonly steps: number; readonly best: readonly number[] }
-  | { readonly kind: 'unknown'; readonly steps: number; readonly reason: 'steps' | 'time' };
+/** Bytes granted to the caches of one check, shared by all its partitions. */
+class MemoryBudget {
+  used = 0;
+  peak = 0;
+  constructor(readonly limit: number) {}
+  /** Takes `bytes` more; false (and nothing taken) when that would pass the limit. */
+  reserve(bytes: number): boolean {
+    if (this.used + bytes > this.limit) return false;
+    this.used += bytes;
+    if (this.used > this.peak) this.peak = this.used;
+    return true;
+  }
+  release(bytes: number): void {
+    this.used -= bytes;
+  }
+}
+
+/** Largest table a cache may allocate, in elements of one typed array, whatever the budget. */
+const MAX_TYPED_LENGTH = 2 ** 30;
+/** Most model states one partition interns (V8 arrays grow up to about 2^27 elements). */
+const MAX_STATES = 2 ** 26;
+
+/**
+ * The configurations the search has reached: (set of operations taken, model state id), in one
+ * open-addressing hash table over typed arrays — entry e's bitset is `bits[e*W .. e*W+W)` — so an
+ * entry costs 4·W + 16 bytes (W: 32-bit words of the bitset; the index has two slots per entry)
+ * and no object. It grows by doubling within the budget; `add` answers -1 when it cannot.
+ */
+class ConfigCache {
+  private size = 0;
+  private cap = 0;
+  private mask = 0;
+  private bits = new Uint32Array(0);
+  private states = new Int32Array(0);
+  private hashes = new Uint32Array(0);
+  /** Entry index + 1 per slot; 0: empty. */
+  private slots = new Int32Array(0);
+  bytes = 0;
+
+  constructor(private readonly words: number, private readonly budget: MemoryBudget) {}
+
+  private bytesFor(cap: number): number {
+    return cap * (4 * this.words + 8) + 2 * cap * 4;
+  }
+
+  /** 1: added; 0: already there; -1: full (no memory to grow). */
+  add(h: number, b: Uint32Array, sid: number): number {
+    const W = this.words;
+    const slots = this.slots;
+    const mask = this.mask;
+    let i = h & mask;
+    if (this.cap > 0) {
+      const hashes = this.hashes;
+      const states = this.states;
+      const bits = this.bits;
+      for (;;) {
+        const e = slots[i]! - 1;
+        if (e < 0) break;
+        if (hashes[e] === h && states[e] === sid) {
+          const base = e * W;
+          let k = 0;
+          while (k < W && bits[base + k] === b[k]) k++;
+          if (k === W) return 0;
+        }
+        i = (i + 1) & mask;
+      }
+    }
+    if (this.size === this.cap) {
+      if (!this.grow()) return -1;
+      i = h & this.mask;
+      while (this.slots[i] !== 0) i = (i + 1) & this.mask;
+    }
+    const e = this.size++;
+    this.hashes[e] = h;
+    this.states[e] = sid;
+    const bits = this.bits;
+    const base = e * W;
+    for (let k = 0; k < W; k++) bits[base + k] = b[k]!;
+    this.slots[i] = e + 1;
+    return 1;
+  }
+
+  private grow(): boolean {
+    const cap = this.cap === 0 ? 64 : this.cap * 2;
+    const bytes = this.bytesFor(cap);
+    if (cap * this.words > MAX_TYPED_LENGTH || 2 * cap > MAX_TYPED_LENGTH) return false;
+    if (!this.budget.reserve(bytes)) return false;
+    const bits = new Uint32Array(cap * this.words);
+    bits.set(this.bits);
+    const states = new Int32Array(cap);
+    states.set(this.states);
+    const hashes = new Uint32Array(cap);
+    hashes.set(this.hashes);
+    const slots = new Int32Array(2 * cap);
+    const mask = 2 * cap - 1;
+    for (let e = 0; e < this.size; e++) {
+      let i = hashes[e]! & mask;
+      while (slots[i] !== 0) i = (i + 1) & mask;
+      slots[i] = e + 1;
+    }
+    this.budget.release(this.bytes);
+    Object.assign(this, { bits, states, hashes, slots, mask, cap, bytes });
+    return true;
+  }
+
+  release(): void {
+    this.budget.release(this.bytes);
+    this.bytes = 0;
+    this.size = this.cap = this.mask = 0;
+    this.bits = new Uint32Array(0);
+    this.states = new Int32Array(0);
+    this.hashes = new Uint32Array(0);
+    this.slots = new Int32Array(0);
+  }
+}
+
+/** The model states a search has met, each under a small integer id (so the cache holds ints). */
+class StateTable<S> {
+  readonly values: S[] = [];
+  private hashes = new Uint32Array(16);
+  private slots = new Int32Array(32);
+  private mask = 31;
+  bytes = 0;
+
+  constructor(private readonly model: Model<S, unknown, unknown>, private readonly budget: MemoryBudget) {}
+
+  /** The state's id (interning it if new); -1 when the budget has no room for it. */
+  intern(s: S): number {
+    const h = this.model.hash(s) >>> 0;
+    const values = this.values;
+    const mask = this.mask;
+    let i = Math.imul(h, 0x9e3779b1) >>> 0 & mask;
+    for (;;) {
+      const id = this.slots[i]! - 1;
+      if (id < 0) break;
+      if (this.hashes[id] === h && this.model.equal(values[id]!, s)) return id;
+      i = (i + 1) & mask;
+    }
+    const id = values.length;
+    const cost = (this.model.sizeOf?.(s) ?? 32) + 4 + 8 + 8;
+    if (id >= MAX_STATES || !this.budget.reserve(cost)) return -1;
+    this.bytes += cost;
+    values.push(s);
+    if (id === this.hashes.length) {
+      const hashes = new Uint32Array(2 * id);
+      hashes.set(this.hashes);
+      this.hashes = hashes;
+      const slots = new Int32Array(4 * id);
+      const m = 4 * id - 1;
+      for (let j = 0; j < id; j++) {
+        let k = Math.imul(hashes[j]!, 0x9e3779b1) >>> 0 & m;
+        while (slots[k] !== 0) k = (k + 1) & m;
+        slots[k] = j + 1;
+      }
+      this.slots = slots;
+      this.mask = m;
+      i = Math.imul(h, 0x9e3779b1) >>> 0 & m;
+      while (slots[i] !== 0) i = (i + 1) & m;
+    }
+    this.hashes[id] = h;
+    this.slots[i] = id + 1;
+    return id;
+  }
+
+  release(): void {
+    this.budget.release(this.bytes);
+    this.bytes = 0;
+    this.values.length = 0;
+  }
+}
 
 /** Deterministic 32-bit pseudo-random numbers (mulberry32) for the Zobrist table. */
 function zobristTable(n: number): Uint32Array {
@@ -212,161 +463,214 @@ function zobristTable(n: number): Uint32Array {
   return z;
 }
 
-function sameBits(a: Uint32Array, b: Uint32Array): boolean {
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
-
 const END = -1;
+/** Direct-mapped memo of the model's transitions (state id, operation) → next state id. */
+const MEMO_BITS = 12;
+const MEMO_REJECT = -2;
 
-function searchPartition<S, I, O>(
-  model: Model<S, I, O>,
-  ops: readonly Operation<I, O>[],
-  maxSteps: number,
-  deadline: number,
-): SearchResult {
-  const n = ops.length;
-  // Events: one call per operation, one return per completed operation.
-  let nEvents = 0;
-  let remaining = 0; // completed operations not yet linearized
-  for (const op of ops) {
-    nEvents += op.ret === undefined ? 1 : 2;
-    if (op.ret !== undefined) remaining++;
-  }
-  const evOp = new Int32Array(nEvents);
-  const evIsCall = new Uint8Array(nEvents);
-  const evTime = new Float64Array(nEvents);
-  const callEv = new Int32Array(n);
-  const retEv = new Int32Array(n).fill(END);
-  {
+type SearchStatus = 'running' | 'ok' | 'fail' | 'time' | 'memory';
+
+/**
+ * One partition's search, resumable: `run(quota, deadline)` continues it for at most `quota`
+ * steps. All its state lives in typed arrays and fields, so a slice ends and the next begins
+ * without losing anything.
+ */
+class PartitionSearch<S, I, O> {
+  steps = 0;
+  private status: SearchStatus = 'running';
+  private readonly n: number;
+  private readonly evOp: Int32Array;
+  private readonly evIsCall: Uint8Array;
+  private readonly callEv: Int32Array;
+  private readonly retEv: Int32Array;
+  private readonly next: Int32Array;
+  private readonly prev: Int32Array;
+  private readonly head: number;
+  private readonly bits: Uint32Array;
+  private readonly zobrist: Uint32Array;
+  private readonly cache: ConfigCache;
+  private readonly states: StateTable<S>;
+  /** The explicit stack: operations linearized so far and the state id before each. */
+  private readonly stackOps: Int32Array;
+  private readonly stackStates: Int32Array;
+  /** The longest sequence reached; `agree` = length of the common prefix of the stack and it. */
+  private readonly bestOps: Int32Array;
+  private readonly memoKey: Int32Array;
+  private readonly memoNext: Int32Array;
+  private bestLen = 0;
+  private agree = 0;
+  private depth = 0;
+  private sid: number;
+  private entry: number;
+  private remaining = 0;
+  private bitsHash = 0;
+
+  constructor(private readonly model: Model<S, I, O>, readonly ops: readonly Operation<I, O>[], budget: MemoryBudget) {
+    const n = (this.n = ops.length);
+    let nEvents = 0;
+    for (const op of ops) {
+      nEvents += op.ret === undefined ? 1 : 2;
+      if (op.ret !== undefined) this.remaining++;
+    }
+    const evOp = (this.evOp = new Int32Array(nEvents));
+    const evIsCall = (this.evIsCall = new Uint8Array(nEvents));
+    const evTime = new Float64Array(nEvents);
+    const callEv = (this.callEv = new Int32Array(n));
+    const retEv = (this.retEv = new Int32Array(n).fill(END));
     let k = 0;
     for (let o = 0; o < n; o++) {
       const op = ops[o]!;
       evOp[k] = o; evIsCall[k] = 1; evTime[k] = op.call; k++;
       if (op.ret !== undefined) { evOp[k] = o; evIsCall[k] = 0; evTime[k] = op.ret; k++; }
     }
-  }
-  const order = Array.from({ length: nEvents }, (_, k) => k);
-  order.sort((a, b) => evTime[a]! - evTime[b]! || evIsCall[b]! - evIsCall[a]! || evOp[a]! - evOp[b]!);
-  // A doubly linked list over the events, with a head sentinel at index nEvents.
-  const HEAD = nEvents;
-  const next = new Int32Array(nEvents + 1);
-  const prev = new Int32Array(nEvents + 1);
-  {
-    let last = HEAD;
-    for (const k of order) {
-      next[last] = k;
-      prev[k] = last;
-      if (evIsCall[k]) callEv[evOp[k]!] = k;
-      else retEv[evOp[k]!] = k;
-      last = k;
+    const order = new Int32Array(nEvents);
+    for (let e = 0; e < nEvents; e++) order[e] = e;
+    order.sort((a, b) => evTime[a]! - evTime[b]! || evIsCall[b]! - evIsCall[a]! || evOp[a]! - evOp[b]!);
+    // A doubly linked list over the events, with a head sentinel at index nEvents.
+    const head = (this.head = nEvents);
+    const next = (this.next = new Int32Array(nEvents + 1));
+    const prev = (this.prev = new Int32Array(nEvents + 1));
+    let last = head;
+    for (const e of order) {
+      next[last] = e;
+      prev[e] = last;
+      if (evIsCall[e]) callEv[evOp[e]!] = e;
+      else retEv[evOp[e]!] = e;
+      last = e;
     }
     next[last] = END;
+    const words = Math.max(1, Math.ceil(n / 32));
+    this.bits = new Uint32Array(words);
+    this.zobrist = zobristTable(n);
+    this.cache = new ConfigCache(words, budget);
+    this.states = new StateTable(model as Model<S, unknown, unknown>, budget);
+    this.stackOps = new Int32Array(n);
+    this.stackStates = new Int32Array(n);
+    this.bestOps = new Int32Array(n);
+    this.memoKey = new Int32Array(1 << MEMO_BITS).fill(-1);
+    this.memoNext = new Int32Array(1 << MEMO_BITS);
+    this.sid = this.states.intern(model.init());
+    if (this.sid < 0) this.status = 'memory';
+    this.entry = next[head]!;
   }
-  const unlink = (k: number): void => {
-    next[prev[k]!] = next[k]!;
-    if (next[k] !== END) prev[next[k]!] = prev[k]!;
-  };
-  const relink = (k: number): void => {
-    next[prev[k]!] = k;
-    if (next[k] !== END) prev[next[k]!] = k;
-  };
-  const lift = (o: number): void => {
-    unlink(callEv[o]!);
-    if (retEv[o] !== END) unlink(retEv[o]!);
-  };
-  const unlift = (o: number): void => {
-    if (retEv[o] !== END) relink(retEv[o]!);
-    relink(callEv[o]!);
-  };
 
-  const bits = new Uint32Array(Math.max(1, Math.ceil(n / 32)));
-  const zobrist = zobristTable(n);
-  let bitsHash = 0;
-  const cache = new Map<number, { readonly bits: Uint32Array; readonly state: S }[]>();
-  /** Adds the configuration (current bits, `state`); false when it was already there. */
-  const remember = (hash: number, state: S): boolean => {
-    const key = (hash ^ Math.imul(model.hash(state) | 0, 0x9e3779b1)) >>> 0;
-    const bucket = cache.get(key);
-    if (bucket) {
-      for (const c of bucket) if (sameBits(c.bits, bits) && model.equal(c.state, state)) return false;
-      bucket.push({ bits: bits.slice(), state });
+  /** The longest linearized sequence reached, as indices into `ops`. */
+  best(): number[] {
+    return Array.from(this.bestOps.subarray(0, this.bestLen));
+  }
+
+  release(): void {
+    this.cache.release();
+    this.states.release();
+  }
+
+  /**
+   * The state id after operation `o` from state id `sid`: MEMO_REJECT when the model does not
+   * accept its output there, -3 when the state table is out of memory.
+   */
+  private successor(sid: number, o: number): number {
+    const slot = (Math.imul(sid, 0x9e3779b1) ^ Math.imul(o, 0x85ebca6b)) >>> (32 - MEMO_BITS);
+    const key = sid * this.n + o;
+    // `key` stays exact while sid·n + o < 2^31; beyond it the memo is bypassed.
+    const memoable = key < 0x7fffffff;
+    if (memoable && this.memoKey[slot] === key) return this.memoNext[slot]!;
+    const op = this.ops[o]!;
+    const state = this.states.values[sid]!;
+    let next: number;
+    if (op.ret === undefined) {
+      const after = this.model.stepPending(state, op.input);
+      next = after === state ? sid : this.states.intern(after);
     } else {
-      cache.set(key, [{ bits: bits.slice(), state }]);
+      const r = this.model.step(state, op.input, op.output as O);
+      next = !r[0] ? MEMO_REJECT : r[1] === state ? sid : this.states.intern(r[1]);
     }
-    return true;
-  };
+    if (next === -1) return -3;
+    if (memoable) {
+      this.memoKey[slot] = key;
+      this.memoNext[slot] = next;
+    }
+    return next;
+  }
 
-  // The explicit stack: operations linearized so far and the state before each.
-  const stackOps = new Int32Array(n);
-  const stackStates: S[] = [];
-  let depth = 0;
-  // The longest sequence reached; `agree` = length of the common prefix of the stack and `best`.
-  const best = new Int32Array(n);
-  let bestLen = 0;
-  let agree = 0;
-
-  let state = model.init();
-  let entry = next[HEAD]!;
-  let steps = 0;
-  while (remaining > 0) {
-    steps++;
-    if (steps > maxSteps) return { kind: 'unknown', steps, reason: 'steps' };
-    if ((steps & 4095) === 0 && performance.now() > deadline) return { kind: 'unknown', steps, reason: 'time' };
-    if (entry !== END && evIsCall[entry]) {
-      const o = evOp[entry]!;
-      const op = ops[o]!;
-      let ok: boolean;
-      let after: S;
-      if (op.ret === undefined) {
-        ok = true;
-        after = model.stepPending(state, op.input);
-      } else {
-        [ok, after] = model.step(state, op.input, op.output as O);
-      }
-      if (ok) {
-        const w = o >>> 5;
-        const m = 1 << (o & 31);
-        bits[w] = bits[w]! | m;
-        const h = (bitsHash ^ zobrist[o]!) >>> 0;
-        if (remember(h, after)) {
-          stackOps[depth] = o;
-          stackStates[depth] = state;
-          if (agree === depth && depth < bestLen && best[depth] === o) agree++;
-          depth++;
-          if (depth > bestLen) {
-            for (let d = agree; d < depth; d++) best[d] = stackOps[d]!;
-            bestLen = depth;
-            agree = depth;
+  run(quota: number, deadline: number): SearchStatus {
+    if (this.status !== 'running') return this.status;
+    const { next, prev, evOp, evIsCall, callEv, retEv, bits, zobrist, stackOps, stackStates, bestOps, cache, ops, head } = this;
+    let { depth, sid, entry, remaining, bitsHash, bestLen, agree, steps } = this;
+    const stop = steps + quota;
+    let status: SearchStatus = 'running';
+    for (;;) {
+      if (remaining === 0) { status = 'ok'; break; }
+      if (steps >= stop) break;
+      steps++;
+      if ((steps & 1023) === 0 && performance.now() > deadline) { status = 'time'; break; }
+      if (entry !== END && evIsCall[entry]) {
+        const o = evOp[entry]!;
+        const after = this.successor(sid, o);
+        if (after >= 0) {
+          const w = o >>> 5;
+          const m = 1 << (o & 31);
+          bits[w] = bits[w]! | m;
+          const h = (bitsHash ^ zobrist[o]!) >>> 0;
+          const added = cache.add((h ^ Math.imul(after + 1, 0x9e3779b1)) >>> 0, bits, after);
+          if (added === 1) {
+            stackOps[depth] = o;
+            stackStates[depth] = sid;
+            if (agree === depth && depth < bestLen && bestOps[depth] === o) agree++;
+            depth++;
+            if (depth > bestLen) {
+              for (let d = agree; d < depth; d++) bestOps[d] = stackOps[d]!;
+              bestLen = depth;
+              agree = depth;
+            }
+            sid = after;
+            bitsHash = h;
+            // lift: take the operation's call and return out of the list
+            const c = callEv[o]!;
+            next[prev[c]!] = next[c]!;
+            if (next[c] !== END) prev[next[c]!] = prev[c]!;
+            const r = retEv[o]!;
+            if (r !== END) {
+              next[prev[r]!] = next[r]!;
+              if (next[r] !== END) prev[next[r]!] = prev[r]!;
+              remaining--;
+            }
+            entry = next[head]!;
+            continue;
           }
-          state = after;
-          bitsHash = h;
-          lift(o);
-          if (op.ret !== undefined) remaining--;
-          entry = next[HEAD]!;
-          continue;
+          bits[w] = bits[w]! & ~m;
+          if (added < 0) { status = 'memory'; break; }
+        } else if (after === -3) {
+          status = 'memory';
+          break;
         }
-        bits[w] = bits[w]! & ~m;
+        entry = next[entry]!;
+      } else {
+        // A return: the operation returning here should already have taken effect. Undo the last
+        // choice and try the candidate after it. (The end of the list cannot come first: a
+        // completed operation is left, so its return is still in the list.)
+        if (depth === 0) { status = 'fail'; break; }
+        depth--;
+        if (agree > depth) agree = depth;
+        const o = stackOps[depth]!;
+        sid = stackStates[depth]!;
+        bits[o >>> 5] = bits[o >>> 5]! & ~(1 << (o & 31));
+        bitsHash = (bitsHash ^ zobrist[o]!) >>> 0;
+        // unlift: put the return, then the call, back
+        const r = retEv[o]!;
+        if (r !== END) {
+          next[prev[r]!] = r;
+          if (next[r] !== END) prev[next[r]!] = r;
+          remaining++;
+        }
+        const c = callEv[o]!;
+        next[prev[c]!] = c;
+        if (next[c] !== END) prev[next[c]!] = c;
+        entry = next[c]!;
       }
-      entry = next[entry]!;
-    } else {
-      // A return: the operation returning here should already have taken effect. Undo the last
-      // choice and try the candidate after it. (The end of the list cannot come first: a
-      // completed operation is left, so its return is still in the list.)
-      if (depth === 0) return { kind: 'fail', steps, best: Array.from(best.subarray(0, bestLen)) };
-      depth--;
-      if (agree > depth) agree = depth;
-      const o = stackOps[depth]!;
-      state = stackStates[depth]!;
-      stackStates.length = depth;
-      bits[o >>> 5] = bits[o >>> 5]! & ~(1 << (o & 31));
-      bitsHash = (bitsHash ^ zobrist[o]!) >>> 0;
-      unlift(o);
-      if (ops[o]!.ret !== undefined) remaining++;
-      entry = next[callEv[o]!]!;
     }
+    Object.assign(this, { depth, sid, entry, remaining, bitsHash, bestLen, agree, steps, status });
+    return status;
   }
-  return { kind: 'ok', steps };
 }
 
 function describeOp<S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): string {
