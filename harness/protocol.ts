@@ -118,6 +118,13 @@ export interface ProtocolDefinition<S extends Scenario = Scenario> {
   readonly properties: readonly PropertyChecker<S>[];
   /** A fresh online monitor set (XState machines) for one run. */
   monitor(scenario: S, addrs: Readonly<Record<NodeId, Addr>>): TraceMonitor;
+  /**
+   * Figures that show how much load a run put on the protocol (e.g. how often queues reached
+   * their bound), computed from its trace. A campaign sums each figure over its runs (a figure
+   * that is 0 or 1 per run counts runs) and the summary prints the sums. Definitions are in
+   * `docs/<name>.md`.
+   */
+  loadFigures?(trace: Trace, scenario: S): Record<string, number>;
   /** TLC trace validation of a batch of traces against the spec (one JVM start). */
   validateTraces?(batch: readonly TraceValidationInput[]): Promise<TraceValidationResult[]>;
 }

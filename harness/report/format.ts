@@ -60,6 +60,16 @@ export function formatCampaign(r: CampaignResult): string {
   return out.join('\n\n');
 }
 
+/**
+ * The campaign's load figures on one line, e.g. `load (summed over 200 runs): runs-at-bound 61,
+ * announces-at-bound 1840, …`; empty when the protocol defines none.
+ */
+export function formatLoadFigures(r: Pick<CampaignResult, 'runs' | 'loadFigures'>): string {
+  const figures = Object.entries(r.loadFigures ?? {});
+  if (figures.length === 0) return '';
+  return `load (summed over ${r.runs} run${r.runs === 1 ? '' : 's'}): ${figures.map(([k, v]) => `${k} ${v}`).join(', ')}`;
+}
+
 export function indent(text: string, n: number): string {
   const pad = ' '.repeat(n);
   return text.split('\n').map((l) => pad + l).join('\n');

@@ -56,6 +56,11 @@ export interface CampaignResult {
   /** Packets and simulator events summed over runs, when the testbed counts them. */
   readonly packets: number;
   readonly events: number;
+  /**
+   * The protocol's load figures (`ProtocolDefinition.loadFigures`) summed over the campaign's
+   * runs (shrinking runs left out), when the protocol defines them.
+   */
+  readonly loadFigures?: Readonly<Record<string, number>>;
   readonly wallMs: number;
   readonly seed: number;
   /** Set when the campaign could not conclude (e.g. TLC missing while asked for). */
@@ -74,6 +79,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   let passed = 0;
   let packets = 0;
   let events = 0;
+  const loadFigures: Record<string, number> | undefined = protocol.loadFigures ? {} : undefined;
   let firstFailure: RunReport | undefined;
   let lastFailure: RunReport | undefined;
   let shrinking = false;
@@ -101,6 +107,9 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     const ok = report.violations.length === 0;
     if (!shrinking) {
       runs++;
+      if (loadFigures) {
+        for (const [k, v] of Object.entries(protocol.loadFigures!(report.trace, scenario))) loadFigures[k] = (loadFigures[k] ?? 0) + v;
+      }
       if (ok) {
         passed++;
         if (sample > 0 && toValidate.length < tlcMax && sampler.chance(sample)) toValidate.push(report);
@@ -176,6 +185,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
     tlcValidated,
     packets,
     events,
+    ...(loadFigures ? { loadFigures } : {}),
     wallMs: performance.now() - started,
     seed: opts.seed,
     inconclusive,

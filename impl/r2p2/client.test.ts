@@ -128,6 +128,37 @@ describe('r2p2-client', () => {
     expect(c.handle(rx(SERVER, split('RESPONSE', 'FIXED_ROUTE', 2, new Uint8Array(1))[0]!), 1100)).toEqual([]);
   });
 
+  it('closed loop (window 2): a third call waits, and each completion (reply, DROP, timeout) issues the next', () => {
+    const c = new R2p2Client('client1', CLIENT, { ...cfg, window: 2 });
+    expect(actions(c.handle(call(10), 0))).toEqual(['ClientSend']);
+    expect(actions(c.handle(call(10), 0))).toEqual(['ClientSend']);
+    // Beyond the window: no event, nothing sent, no timer.
+    expect(c.handle(call(10), 0)).toEqual([]);
+    expect(c.handle(call(10), 0)).toEqual([]);
+    expect(c.handle(call(10), 0)).toEqual([]);
+    expect(c.pendingRids()).toEqual([1, 2]);
+    expect(c.waitingCalls()).toBe(3);
+    const reply = c.handle(rx(SERVER, split('RESPONSE', 'FIXED_ROUTE', 1, new Uint8Array(2))[0]!), 40);
+    expect(traces(reply).map((e) => [e.action, e['rid']])).toEqual([['ClientReceiveReply', 1], ['ClientSend', 3]]);
+    expect(timers(reply)).toEqual([{ name: 'req:3', at: 1040 }]);
+    const drop = c.handle(rx(ROUTER, dropPacket(2)), 50);
+    expect(traces(drop).map((e) => [e.action, e['rid']])).toEqual([['ClientReceiveDrop', 2], ['ClientSend', 4]]);
+    const to = c.handle(timer('req:3'), 1040);
+    expect(traces(to).map((e) => [e.action, e['rid']])).toEqual([['ClientTimeout', 3], ['ClientSend', 5]]);
+    expect(c.pendingRids()).toEqual([4, 5]);
+    expect(c.waitingCalls()).toBe(0);
+    // A packet that completes nothing issues nothing.
+    expect(c.handle(rx(SERVER, new Uint8Array([1])), 1100)).toEqual([]);
+  });
+
+  it('window is an optional positive integer in the config', async () => {
+    const { parseClientConfig } = await import('./client.ts');
+    expect(parseClientConfig({ router: ROUTER, timeoutUs: 5 })).toEqual({ router: ROUTER, timeoutUs: 5 });
+    expect(parseClientConfig({ router: ROUTER, timeoutUs: 5, window: 3 })).toEqual({ router: ROUTER, timeoutUs: 5, window: 3 });
+    expect(() => parseClientConfig({ router: ROUTER, timeoutUs: 5, window: 0 })).toThrow(/window/);
+    expect(() => parseClientConfig({ router: ROUTER, timeoutUs: 5, window: 1.5 })).toThrow(/window/);
+  });
+
   it('rids count from 1 and wrap after 65535 to 0', () => {
     const c = mk();
     const rids: number[] = [];

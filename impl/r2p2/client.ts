@@ -7,6 +7,10 @@
  * resends the missing ones. A reply is matched by rid alone (it may come from any address),
  * reassembled, and completes the request (`req_success`); DROP completes it with an error
  * (`req_error`), the timer with a timeout (`req_timeout`). Late and duplicate replies are ignored.
+ *
+ * Closed loop (config `window`): the client keeps at most `window` requests pending; a call beyond
+ * that waits in a FIFO queue (no event) and is issued, as above, when a pending request completes
+ * (reply, DROP or timeout). Without `window` every call is issued at once (open loop).
  */
 import { match, P } from 'ts-pattern';
 import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
@@ -28,6 +32,8 @@ export interface ClientConfig {
   readonly timeoutUs: number;
   /** Retransmission timeout, µs (accepted for symmetry with the server; the client has no RTO-driven action). */
   readonly rtoUs?: number;
+  /** Closed loop: at most this many requests pending; further calls wait in FIFO order. Absent: no limit. */
+  readonly window?: number;
 }
 
 export interface CallCommand {
@@ -62,11 +68,12 @@ export class CommandError extends Error {
 }
 
 export function parseClientConfig(config: unknown): ClientConfig {
-  const c = configObject(CLIENT_ROLE, config, ['router', 'timeoutUs', 'rtoUs']);
+  const c = configObject(CLIENT_ROLE, config, ['router', 'timeoutUs', 'rtoUs', 'window']);
   const router = addrField(CLIENT_ROLE, c, 'router');
   const timeoutUs = numField(CLIENT_ROLE, c, 'timeoutUs', { min: 1 });
   const rtoUs = numField(CLIENT_ROLE, c, 'rtoUs', { min: 1, optional: true });
-  return rtoUs === undefined ? { router, timeoutUs } : { router, timeoutUs, rtoUs };
+  const window = numField(CLIENT_ROLE, c, 'window', { min: 1, integer: true, optional: true });
+  return { router, timeoutUs, ...(rtoUs === undefined ? {} : { rtoUs }), ...(window === undefined ? {} : { window }) };
 }
 
 function checkCommand(cmd: unknown): CallCommand {
@@ -96,6 +103,8 @@ export class R2p2Client implements Core<ClientCommand, ClientNotification> {
   private readonly replies = new Map<number, Map<Addr, Reassembler>>();
   /** Rids completed recently, so their late packets do not start new reassemblies. */
   private readonly done = new BoundedSet<number>(1024);
+  /** Calls waiting for a free place in the window (closed loop), oldest first. */
+  private readonly waiting: CallCommand[] = [];
   private readonly wrongRidBug: boolean;
 
   constructor(
@@ -111,8 +120,8 @@ export class R2p2Client implements Core<ClientCommand, ClientNotification> {
     return match(input)
       .with({ kind: 'start' }, () => [])
       .with({ kind: 'command' }, ({ command }) => this.call(checkCommand(command), now))
-      .with({ kind: 'timer' }, ({ name }) => this.timer(name))
-      .with({ kind: 'receive' }, ({ packet }) => this.receive(packet.src, packet.data))
+      .with({ kind: 'timer' }, ({ name }) => this.next(this.timer(name), now))
+      .with({ kind: 'receive' }, ({ packet }) => this.next(this.receive(packet.src, packet.data), now))
       .exhaustive();
   }
 
@@ -131,7 +140,28 @@ export class R2p2Client implements Core<ClientCommand, ClientNotification> {
     throw new CommandError(`${CLIENT_ROLE}: 65536 requests pending, no rid free`);
   }
 
+  /** Calls waiting for a place in the window. */
+  waitingCalls(): number {
+    return this.waiting.length;
+  }
+
+  /** After a step's outputs: issues waiting calls while the window has room. */
+  private next(out: Out[], now: Micros): Out[] {
+    const w = this.config.window;
+    while (w !== undefined && this.waiting.length > 0 && this.pending.size < w) out.push(...this.issue(this.waiting.shift()!, now));
+    return out;
+  }
+
   private call(cmd: CallCommand, now: Micros): Out[] {
+    const w = this.config.window;
+    if (w !== undefined && (this.pending.size >= w || this.waiting.length > 0)) {
+      this.waiting.push(cmd);
+      return [];
+    }
+    return this.issue(cmd, now);
+  }
+
+  private issue(cmd: CallCommand, now: Micros): Out[] {
     const rid = this.allocRid();
     const body = requestBody(this.node, rid, cmd.size, cmd.serviceUs, cmd.replySize);
     const packets = split('REQUEST', 'LB_ROUTE', rid, body);

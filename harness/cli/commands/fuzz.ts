@@ -4,7 +4,7 @@ import { parse, intOption, listOption, UsageError } from '../args.ts';
 import { findProtocol } from '../protocol-arg.ts';
 import { progressPrinter } from '../progress.ts';
 import { runCampaign, type CampaignResult } from '../../run/campaign.ts';
-import { formatCampaign } from '../../report/format.ts';
+import { formatCampaign, formatLoadFigures } from '../../report/format.ts';
 import { createTestbed } from '../../../testbeds/index.ts';
 
 const HELP = `usage: protocheck fuzz <protocol> [--testbed sim|local|docker|hardware] [--runs N] [--seed S]
@@ -62,6 +62,8 @@ export async function run(args: string[]): Promise<number> {
 export function printCampaign(result: CampaignResult): number {
   const details = formatCampaign(result);
   if (details) console.log(details + '\n');
+  const load = formatLoadFigures(result);
+  if (load) console.log(load);
   const violations = (result.failure ? 1 : 0) + result.tlcViolations.length;
   console.log(
     `${result.protocol} on ${result.testbed}: ${result.runs} runs, ${result.passedRuns} passed, ` +

@@ -12,7 +12,7 @@ import { runCampaign, type CampaignResult } from '../../run/campaign.ts';
 import { ensureTools } from '../../tlc/index.ts';
 import { createTestbed } from '../../../testbeds/index.ts';
 import { progressPrinter } from '../progress.ts';
-import { formatCampaign, table } from '../../report/format.ts';
+import { formatCampaign, formatLoadFigures, table } from '../../report/format.ts';
 import { describe } from './check.ts';
 
 const HELP = `usage: protocheck main [--runs N] [--seed S] [--testbed NAME]
@@ -61,6 +61,8 @@ export async function run(args: string[]): Promise<number> {
     const violations = (c.failure ? 1 : 0) + c.tlcViolations.length;
     worse(violations > 0 ? EXIT.violation : c.inconclusive ? EXIT.inconclusive : EXIT.ok);
     if (c.inconclusive) console.log(`inconclusive: ${c.inconclusive}`);
+    const load = formatLoadFigures(c);
+    if (load) console.log(load);
     console.log(`${c.runs} runs, ${violations} violations, ${c.tlcValidated} traces validated by TLC, ${(c.wallMs / 1000).toFixed(1)} s\n`);
     rows.push([
       protocol.name,

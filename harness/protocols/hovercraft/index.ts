@@ -11,6 +11,7 @@ import { MIDDLEBOX_ROLE } from '../../../impl/hovercraft/middlebox.ts';
 import { createHovercraftMonitor, type HovercraftRole } from '../../../machines/hovercraft/index.ts';
 import type { Json, NodePlan, ProtocolDefinition, ProtocolRule, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
 import { hovercraftProperties } from './properties.ts';
+import { hovercraftLoadFigures } from './load.ts';
 import {
   AGGREGATOR_NODE, AGGREGATOR_PORT, CLIENT_PORT, MIDDLEBOX_NODE, MIDDLEBOX_PORT, NODE_PORT, clientIds, hovercraftScenarios,
   hovercraftTiming, nodeIds, type HovercraftScenario,
@@ -253,6 +254,7 @@ export const hovercraft: ProtocolDefinition<HovercraftScenario> = {
   configure: hovercraftConfigure,
   properties: hovercraftProperties,
   monitor: (scenario) => hovercraftMonitor(scenario),
+  loadFigures: hovercraftLoadFigures,
   // Loaded on first use: TLC's runner is only needed when a batch is validated.
   validateTraces: async (batch) => (await import('./trace-validation.ts')).validateHovercraftTraces(batch),
 };

@@ -116,18 +116,26 @@ export interface HovercraftGenParams {
   readonly maxDuplicatePermille: number;
   /** Operations are issued in [0, workloadWindow × duration]. */
   readonly workloadWindow: number;
+  /** Weight of closed-loop scenarios against 2 for open-loop ones (0: none). */
+  readonly closedLoopWeight: number;
+  /** Clients of a closed-loop scenario, at most (N·B + 1 to N·B + 4 of them). */
+  readonly maxLoadClients: number;
+  /** Operations per client in one burst, at most. */
+  readonly maxBurstOps: number;
 }
 
 export const SIM_PARAMS: HovercraftGenParams = {
   nodes: [3, 5], maxClients: 8, maxOps: 30,
   duration: [150_000, 300_000], delay: [5, 50], maxJitter: 50,
   maxLossPermille: 50, maxDuplicatePermille: 50, workloadWindow: 0.6,
+  closedLoopWeight: 1, maxLoadClients: 14, maxBurstOps: 5,
 };
 
 export const REAL_PARAMS: HovercraftGenParams = {
   nodes: [3], maxClients: 2, maxOps: 12,
   duration: [3_000_000, 4_000_000], delay: [1_000, 2_000], maxJitter: 1_000,
   maxLossPermille: 30, maxDuplicatePermille: 30, workloadWindow: 0.6,
+  closedLoopWeight: 0, maxLoadClients: 0, maxBurstOps: 0,
 };
 
 export function genParams(options: ScenarioOptions = {}): HovercraftGenParams {
@@ -147,6 +155,15 @@ type Episode = 'crash-restart' | 'pause' | 'isolate' | 'multicast-loss' | 'aggre
  * multicast copies of client requests to one node are lost (it must recover bodies), or the
  * aggregator fails (and comes back). Leaders are not known in advance: any node may be hit, and
  * node1 (which often wins the first election) is drawn most.
+ *
+ * Load: the operations above are spread over the run and rarely overlap. A share of the scenarios
+ * (weight `closedLoopWeight` against 2) is closed-loop as well: JBSQ repliers, N·B + 1 to N·B + 4
+ * clients (B reduced so that they are at most `maxLoadClients`), a middlebox threshold in
+ * [N·B + 1, clients + 4], and one or two bursts at random times in [5%, 60%] of the run that give
+ * every client 2 to `maxBurstOps` operations at once. A client has one operation outstanding and
+ * queues the others, sending each when the previous one completes (reply, NACK or timeout), so
+ * more operations are in flight than the N·B the bounded queues hold. Such scenarios shrink back
+ * to open ones.
  */
 export function hovercraftScenarios(options: ScenarioOptions = {}): fc.Arbitrary<HovercraftScenario> {
   const p = genParams(options);
@@ -160,6 +177,13 @@ export function hovercraftScenarios(options: ScenarioOptions = {}): fc.Arbitrary
     pick: fc.nat({ max: 1000 }),
   });
   const window = fc.record({ at: fc.nat({ max: 1000 }), len: fc.nat({ max: 1000 }) });
+  const closedLoop = fc.record({
+    /** Clients beyond N·B + 1. */
+    extraClients: fc.nat({ max: 3 }),
+    bursts: fc.array(fc.record({ at: fc.nat({ max: 1000 }), ops: fc.integer({ min: 2, max: Math.max(2, p.maxBurstOps) }) }), { minLength: 1, maxLength: 2 }),
+    /** The operations of a burst cycle through these. */
+    mix: fc.array(fc.record({ kind: fc.nat({ max: 9 }), key: fc.nat({ max: KEYS.length - 1 }), pick: fc.nat({ max: 1000 }) }), { minLength: 1, maxLength: 8 }),
+  });
   const episodeKinds: Episode[] = ['crash-restart', 'pause', 'isolate', 'multicast-loss', 'aggregator-crash', 'crash'];
   const raw = fc.record({
     seed: fc.nat({ max: 0x7fffffff }),
@@ -178,13 +202,30 @@ export function hovercraftScenarios(options: ScenarioOptions = {}): fc.Arbitrary
     episodes: hostFaults
       ? fc.array(fc.record({ w: window, kind: fc.constantFrom(...episodeKinds), target: fc.nat({ max: 8 }) }), { maxLength: 3 })
       : fc.constant([]),
+    load: p.closedLoopWeight > 0
+      ? fc.oneof(
+          { withCrossShrink: true },
+          { arbitrary: fc.constant(null), weight: 2 },
+          { arbitrary: closedLoop, weight: p.closedLoopWeight },
+        )
+      : fc.constant(null),
   });
 
   return raw.map((r): HovercraftScenario => {
     const duration = Math.round(p.duration[0] + ((p.duration[1] - p.duration[0]) * r.duration) / 1000);
-    const topology: HovercraftTopology = {
+    const loop = r.load;
+    let topology: HovercraftTopology = {
       nodes: r.nodes, clients: r.clients, mode: r.mode, replierPolicy: r.replierPolicy, bound: r.bound, threshold: r.threshold,
     };
+    if (loop) {
+      // N·B + 1 + extra clients, at most maxLoadClients; threshold above N·B.
+      const maxBound = Math.max(1, Math.floor((p.maxLoadClients - 4) / r.nodes));
+      const bound = 1 + ((r.bound - 1) % maxBound);
+      const held = r.nodes * bound;
+      const clients = held + 1 + loop.extraClients;
+      const threshold = held + 1 + ((r.threshold - 2) % (clients + 4 - held));
+      topology = { ...topology, replierPolicy: 'jbsq', bound, clients, threshold };
+    }
     const nodes = nodeIds(topology);
     const clients = clientIds(topology);
     const network: LinkConfig = {
@@ -211,6 +252,26 @@ export function hovercraftScenarios(options: ScenarioOptions = {}): fc.Arbitrary
         if (command.op !== 'get') written.push(value);
         return { at, node: client, command };
       });
+    // Closed-loop bursts: every client gets `ops` operations at once (it sends one at a time).
+    if (loop) {
+      loop.bursts.forEach((b, bi) => {
+        const at = Math.round(duration * (0.05 + (0.55 * b.at) / 1000));
+        clients.forEach((client, ci) => {
+          for (let k = 0; k < b.ops; k++) {
+            const o = loop.mix[(ci + k + bi) % loop.mix.length]!;
+            const key = KEYS[o.key]!;
+            const value = `${client}.b${bi}.${k}`;
+            let command: HovercraftCommand;
+            if (o.kind < 4) command = { op: 'get', key };
+            else if (o.kind < 8 || written.length === 0) command = { op: 'put', key, value };
+            else command = { op: 'cas', key, expected: o.pick < 200 ? null : written[o.pick % written.length]!, value };
+            if (command.op !== 'get') written.push(value);
+            workload.push({ at, node: client, command });
+          }
+        });
+      });
+      workload.sort((a, b) => a.at - b.at);
+    }
 
     // Faults: `at` in [10%, 70%] of the run, lengths in [5%, 25%].
     const faultAt = (permille: number) => Math.round(duration * (0.1 + (0.6 * permille) / 1000));

@@ -12,6 +12,7 @@ import {
   CLIENT_PORT, ROUTER_NODE, ROUTER_PORT, SERVER_PORT, clientIds, r2p2Scenarios, r2p2Timing, serverIds,
   type R2p2Scenario,
 } from './scenario.ts';
+import { r2p2LoadFigures } from './load.ts';
 
 export * from './scenario.ts';
 export * from './properties.ts';
@@ -152,7 +153,10 @@ export function r2p2Configure(scenario: R2p2Scenario, addrs: Readonly<Record<Nod
   const t = r2p2Timing(scenario);
   const { policy, n, queueCap } = scenario.topology.router;
   const out: Record<NodeId, Json> = {};
-  for (const id of clientIds(scenario.topology)) out[id] = { router, timeoutUs: t.timeoutUs, rtoUs: t.rtoUs };
+  const { window } = scenario.topology;
+  for (const id of clientIds(scenario.topology)) {
+    out[id] = { router, timeoutUs: t.timeoutUs, rtoUs: t.rtoUs, ...(window === undefined ? {} : { window }) };
+  }
   for (const id of serverIds(scenario.topology)) {
     // A (re)started server keeps quiet a little longer than the router's silence timeout, so a
     // restarted one has been forgotten (RouterServerLeave) before it joins again from served 0.
@@ -205,6 +209,7 @@ export const r2p2: ProtocolDefinition<R2p2Scenario> = {
   configure: r2p2Configure,
   properties: r2p2Properties,
   monitor: (scenario) => r2p2Monitor(scenario),
+  loadFigures: r2p2LoadFigures,
   // Loaded on first use: TLC's runner is only needed when a batch is validated.
   validateTraces: async (batch) => (await import('./trace-validation.ts')).validateR2p2Traces(batch),
 };

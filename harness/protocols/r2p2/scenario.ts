@@ -19,6 +19,12 @@ export interface R2p2Topology {
   readonly clients: number;
   readonly servers: number;
   readonly router: { readonly policy: R2p2RouterPolicy; readonly n: number; readonly queueCap: number };
+  /**
+   * Closed loop: each client keeps at most this many calls outstanding; a call beyond waits (in
+   * FIFO order) until one of its earlier calls completes by reply, DROP or timeout. Absent: open
+   * loop, every call is sent at its time.
+   */
+  readonly window?: number;
 }
 
 /** One RPC: a `size`-byte request whose handler runs `serviceUs` and answers `replySize` bytes. */
@@ -119,18 +125,24 @@ export interface R2p2GenParams {
   readonly workloadWindow: number;
   readonly maxLossPermille: number;
   readonly maxDuplicatePermille: number;
+  /** Weight of closed-loop scenarios against 2 for open-loop ones (0: none). */
+  readonly closedLoopWeight: number;
+  /** Service time of a closed-loop burst's calls, at most. */
+  readonly maxBurstServiceUs: number;
 }
 
 export const SIM_PARAMS: R2p2GenParams = {
   maxClients: 3, maxServers: 3, maxCalls: 25,
   duration: [30_000, 60_000], delay: [5, 50], maxJitter: 100, maxServiceUs: 2_000,
   workloadWindow: 0.5, maxLossPermille: 200, maxDuplicatePermille: 200,
+  closedLoopWeight: 1, maxBurstServiceUs: 500,
 };
 
 export const REAL_PARAMS: R2p2GenParams = {
   maxClients: 2, maxServers: 2, maxCalls: 10,
   duration: [1_000_000, 2_000_000], delay: [1_000, 3_000], maxJitter: 2_000, maxServiceUs: 5_000,
   workloadWindow: 0.5, maxLossPermille: 200, maxDuplicatePermille: 200,
+  closedLoopWeight: 0, maxBurstServiceUs: 2_000,
 };
 
 export function genParams(options: ScenarioOptions = {}): R2p2GenParams {
@@ -192,6 +204,14 @@ function toLink(r: RawLink): LinkConfig {
  * cut off from all others) always; with `hostFaults`, up to 3 host episodes: crash, crash+restart
  * or pause of a server or the router program, a cut link (disconnect) of a server or a client
  * (never overlapping on one node), or a server's clock step.
+ *
+ * Load: the calls above are an open workload (each sent at its time). A share of the scenarios
+ * (weight `closedLoopWeight` against 2) is closed-loop instead: every client gets a `window` such
+ * that the clients together keep more calls outstanding than the servers may hold (clients ×
+ * window > servers × n), the router's central queue takes what is beyond (queueCap ≥ clients ×
+ * window − servers × n, so the JBSQ bound and not the queue is what limits), and one or two bursts
+ * at random times in [10%, 45%] of the run give each client window + 0..3 calls at once, each sent
+ * as an earlier one completes. Such scenarios shrink back to open ones.
  */
 export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2Scenario> {
   const p = genParams(options);
@@ -205,6 +225,18 @@ export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2S
   });
   const window = fc.record({ at: fc.nat({ max: 1000 }), len: fc.nat({ max: 1000 }) });
   const hostFaults = options.hostFaults ?? false;
+  const closedLoop = fc.record({
+    /** Window beyond the least that overloads the servers. */
+    window: fc.nat({ max: 2 }),
+    /** Calls per client and burst beyond the window. */
+    extra: fc.nat({ max: 3 }),
+    bursts: fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 2 }),
+    /** The calls of a burst cycle through these. */
+    mix: fc.array(
+      fc.record({ size: sizeArb(MIN_REQUEST_SIZE), serviceUs: fc.nat({ max: p.maxBurstServiceUs }), replySize: sizeArb(0) }),
+      { minLength: 1, maxLength: 6 },
+    ),
+  });
   const raw = fc.record({
     seed: fc.nat({ max: 0x7fffffff }),
     clients: fc.integer({ min: 1, max: p.maxClients }),
@@ -229,14 +261,29 @@ export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2S
           { maxLength: 3 },
         )
       : fc.constant<HostEpisode[]>([]),
+    load: p.closedLoopWeight > 0
+      ? fc.oneof(
+          { withCrossShrink: true },
+          { arbitrary: fc.constant(null), weight: 2 },
+          { arbitrary: closedLoop, weight: p.closedLoopWeight },
+        )
+      : fc.constant(null),
   });
 
   return raw.map((r): R2p2Scenario => {
     const duration = Math.round(p.duration[0] + ((p.duration[1] - p.duration[0]) * r.duration) / 1000);
+    // Closed loop: clients × window > servers × n, and the central queue holds the rest.
+    const held = r.servers * r.n;
+    const loop = r.load;
+    const clientWindow = loop ? Math.floor(held / r.clients) + 1 + loop.window : undefined;
     const topology: R2p2Topology = {
       clients: r.clients,
       servers: r.servers,
-      router: { policy: 'jbsq', n: r.n, queueCap: r.queueCap },
+      router: {
+        policy: 'jbsq', n: r.n,
+        queueCap: clientWindow === undefined ? r.queueCap : r.clients * clientWindow - held + r.queueCap - 1,
+      },
+      ...(clientWindow === undefined ? {} : { window: clientWindow }),
     };
     const clients = clientIds(topology);
     const servers = serverIds(topology);
@@ -250,8 +297,20 @@ export function r2p2Scenarios(options: ScenarioOptions = {}): fc.Arbitrary<R2p2S
         at: Math.round((duration * p.workloadWindow * c.at) / 1000),
         node: clients[c.client % clients.length]!,
         command: { kind: 'call' as const, size: c.size, serviceUs: c.serviceUs, replySize: c.replySize },
-      }))
-      .sort((a, b) => a.at - b.at);
+      }));
+    if (loop && clientWindow !== undefined) {
+      const perClient = clientWindow + loop.extra;
+      loop.bursts.forEach((b, bi) => {
+        const at = Math.round(duration * (0.1 + (0.35 * b) / 1000));
+        clients.forEach((node, ci) => {
+          for (let k = 0; k < perClient; k++) {
+            const c = loop.mix[(ci + k + bi) % loop.mix.length]!;
+            workload.push({ at, node, command: { kind: 'call', size: c.size, serviceUs: c.serviceUs, replySize: c.replySize } });
+          }
+        });
+      });
+    }
+    workload.sort((a, b) => a.at - b.at);
 
     const faults: Fault[] = [];
     const endpoint = (i: number): NodeId | '*' => (i === 0 ? '*' : nodes[(i - 1) % nodes.length]!);
