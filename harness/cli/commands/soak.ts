@@ -290,18 +290,26 @@ export function launchChild(job: SoakJob, c: ChildConfig): Promise<CampaignOutco
       c.signal?.removeEventListener('abort', onAbort);
       resolve(o);
     };
-    const child = spawn(exe, [BIN, ...workerArgs(job, c)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Its own process group, so that stopping it stops what it started too (TLC's JVM).
+    const child = spawn(exe, [BIN, ...workerArgs(job, c)], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
       if (stderr.length > 2 * STDERR_KEEP) stderr = stderr.slice(-STDERR_KEEP);
     });
     let hardKill: NodeJS.Timeout | undefined;
+    const killGroup = (sig: NodeJS.Signals) => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, sig);
+      } catch {
+        // The group is gone already.
+      }
+    };
     const stop = (why: string) => {
-      if (killedFor || child.exitCode !== null || child.signalCode !== null) return;
+      if (killedFor || settled) return;
       killedFor = why;
-      child.kill('SIGTERM');
-      hardKill = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      killGroup('SIGTERM');
+      hardKill = setTimeout(() => killGroup('SIGKILL'), 5_000);
     };
     const timer = setTimeout(() => stop(`killed after the campaign timeout (${Math.round(c.timeoutMs / 1000)} s)`), c.timeoutMs);
     const onAbort = () => stop('stopped: the soak was interrupted');
@@ -313,7 +321,16 @@ export function launchChild(job: SoakJob, c: ChildConfig): Promise<CampaignOutco
         finish({ kind: 'inconclusive', reason: `the campaign's process did not start: ${err.message}`, stderr, ms: performance.now() - started });
       }
     });
-    child.on('close', (code, sig) => {
+    // 'close' waits for the output pipes, which a leftover grandchild may hold open: after the
+    // worker's exit, its group is killed and 'close' is given a moment, no more.
+    let drain: NodeJS.Timeout | undefined;
+    child.on('exit', (code, sig) => {
+      if (killedFor) killGroup('SIGKILL');
+      drain = setTimeout(() => conclude(code, sig), 2_000);
+    });
+    child.on('close', (code, sig) => conclude(code, sig));
+    const conclude = (code: number | null, sig: NodeJS.Signals | null) => {
+      clearTimeout(drain);
       const ms = performance.now() - started;
       const line = stdout.split('\n').reverse().find((l) => l.startsWith(RESULT_MARK));
       if (line && !killedFor) {
@@ -325,7 +342,7 @@ export function launchChild(job: SoakJob, c: ChildConfig): Promise<CampaignOutco
       }
       const how = sig ? `was killed by ${sig}` : `exited with code ${code}`;
       finish({ kind: 'inconclusive', reason: killedFor ?? `the campaign's process ${how} without a result`, stderr, ms });
-    });
+    };
   });
 }
 
