@@ -175,7 +175,7 @@ export interface ScheduleOptions {
 
 export interface ScheduleResult {
   readonly records: CampaignRecord[];
-  /** Seeds of a `--seeds` list left untried because the budget ran out (or the soak was stopped), per protocol. */
+  /** Campaigns of a `--seeds` list (seeds × protocols) not started because the budget ran out or the soak was stopped. */
   readonly untried: number;
   readonly wallMs: number;
 }
@@ -222,8 +222,7 @@ export function schedule(o: ScheduleOptions): Promise<ScheduleResult> {
           });
       }
       if (running === 0) {
-        const tried = Math.ceil(k / P);
-        const untried = o.seeds.kind === 'list' ? Math.max(0, o.seeds.seeds.length - tried) : 0;
+        const untried = o.seeds.kind === 'list' ? Math.max(0, o.seeds.seeds.length * P - k) : 0;
         resolve({ records, untried, wallMs: now() - t0 });
       }
     };
@@ -507,7 +506,7 @@ function printSummary(names: readonly string[], r: ScheduleResult, c: ChildConfi
   if (Number.isFinite(budgetMs) && r.wallMs >= budgetMs) {
     notes.push(`budget ${secs(budgetMs)} spent: ${after} campaign${after === 1 ? '' : 's'} running then ${after === 1 ? 'was' : 'were'} let finish`);
   }
-  if (r.untried > 0) notes.push(`${r.untried} listed seed${r.untried === 1 ? '' : 's'} per protocol not tried`);
+  if (r.untried > 0) notes.push(`${r.untried} campaign${r.untried === 1 ? '' : 's'} of the listed seeds not started`);
   if (interrupted) notes.push('interrupted');
   console.log(notes.join('; '));
 
