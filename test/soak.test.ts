@@ -195,5 +195,8 @@ describe('protocheck soak', () => {
     const s = await cli(['soak', '--seeds', '1..2', '--seed-base', 'x']);
     expect(s.code).toBe(2);
     expect(s.stderr).toMatch(/not both/);
+    const one = await cli(['soak', '--seed', '3']);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toMatch(/soak takes --seeds A\.\.B or --seed-base X/);
   });
 });

@@ -392,6 +392,7 @@ export async function run(args: string[]): Promise<number> {
   const tlcSample = values['tlc-sample'] === undefined ? 0.05 : Number(values['tlc-sample']);
   if (!(tlcSample >= 0 && tlcSample <= 1)) throw new UsageError('--tlc-sample must be within [0, 1]');
   if (values.worker !== undefined) return runWorker(values.worker, values, runs, tlcSample);
+  if (values.seed !== undefined) throw new UsageError('soak takes --seeds A..B or --seed-base X (--seed is for fuzz)');
 
   const names = positionals.length ? [...new Set(positionals)] : Object.keys(registry);
   const protos = names.map((n) => findProtocol(n));
