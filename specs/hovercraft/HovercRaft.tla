@@ -70,7 +70,7 @@ ASSUME ReplierPolicy \in {"jbsq", "leader"}
 ASSUME B \in Nat \ {0}
 SpecBugs == {"ReplierReassigned", "ReplierReannounced", "AggNoMajority", "DoubleVote",
              "SkipLogCheck", "CommitWithoutMajority", "BoundIgnored", "ReplyByAll",
-             "LeaderReplies", "ApplyUncommitted", "SendUnannounced"}
+             "LeaderReplies", "ApplyUncommitted", "SendUnannounced", "AggOverstatesApplied"}
 ASSUME Bugs \subseteq SpecBugs
 
 None == "none"                \* votedFor null; the replier of an unannounced entry
@@ -749,11 +749,12 @@ LeaderUseAggregator(node, term) ==
 (* (the aggregator is part of the leader) and takes the applied indices;   *)
 (* a follower learns the commit index only up to what it has verified      *)
 (* against this leader in this term.                                       *)
-HandleAggCommit(node, term, commit) ==
+HandleAggCommit(node, term, commit, applied) ==
     /\ node \in Nodes
     /\ term = currentTerm[node]
     /\ \E m \in msgs :
           /\ m.type = "AC" /\ m.dst = node /\ m.term = term /\ m.commit = commit
+          /\ m.applied = applied
           /\ Deliver(m, {})
           /\ IF role[node] = "leader"
              THEN /\ learnt' = [learnt EXCEPT ![node] = Learn(node, commit)]
@@ -828,7 +829,9 @@ AggReply(from, term, matchIndex, applied) ==
     /\ term = aggTerm
     /\ Deliver(AERMsg(from, Aggregator, term, TRUE, matchIndex, applied), {})
     /\ aggMatch' = [aggMatch EXCEPT ![from] = Max(@, matchIndex)]
-    /\ aggApplied' = [aggApplied EXCEPT ![from] = Max(@, applied)]
+    \* (BUG "AggOverstatesApplied": it takes the match index for the applied index)
+    /\ aggApplied' = [aggApplied EXCEPT ![from] =
+                        Max(@, IF "AggOverstatesApplied" \in Bugs THEN Max(applied, matchIndex) ELSE applied)]
     /\ UNCHANGED <<nodeVars, leaderVars, aggTerm, aggLeader, aggEnd, aggFirst, aggCommit,
                    aggPending, creq, ghostVars>>
 
@@ -849,11 +852,12 @@ AggMayCommit == aggLeader # None /\ (AggQuorumIndex > aggCommit \/ aggPending)
 (* The aggregator multicasts AGG_COMMIT (commit index and every node's     *)
 (* applied index) when a majority matches a new index, or when an append   *)
 (* that announced nothing new is pending.                                  *)
-AggCommit(term, commit) ==
+AggCommit(term, commit, applied) ==
     /\ term = aggTerm
     /\ AggMayCommit
     /\ commit = Max(AggQuorumIndex, aggCommit)
-    /\ Send({ACMsg(term, commit, aggApplied, n) : n \in Nodes})
+    /\ applied = aggApplied
+    /\ Send({ACMsg(term, commit, applied, n) : n \in Nodes})
     /\ aggCommit' = commit
     /\ aggPending' = FALSE
     /\ UNCHANGED <<nodeVars, leaderVars, aggTerm, aggLeader, aggEnd, aggFirst, aggMatch,
@@ -985,7 +989,7 @@ Receive(m) ==
     \/ m.type = "RecReq" /\
           HandleRecoveryRequest(m.dst, m.src, m.client, m.rid, HoldsBody(m.dst, m.client, m.rid))
     \/ m.type = "RecRep" /\ HandleRecoveryReply(m.dst, m.src, m.client, m.rid)
-    \/ m.type = "AC" /\ HandleAggCommit(m.dst, currentTerm[m.dst], m.commit)
+    \/ m.type = "AC" /\ HandleAggCommit(m.dst, currentTerm[m.dst], m.commit, m.applied)
     \/ m.type = "ProbeRep" /\ LeaderUseAggregator(m.dst, currentTerm[m.dst])
     \* ---- aggregator ----
     \/ m.type \in {"Probe", "AE", "AER"} /\ m.dst = Aggregator /\
@@ -996,7 +1000,7 @@ Receive(m) ==
 
 RestartStep(n) == NodeStart(n, currentTerm[n], vote[n], Kept(n))
 GcStep(n) == \E r \in unordered[n] : FollowerGc(n, r[1], r[2])
-AggStep == Mode = "hovercraft++" /\ AggCommit(aggTerm, Max(AggQuorumIndex, aggCommit))
+AggStep == Mode = "hovercraft++" /\ AggCommit(aggTerm, Max(AggQuorumIndex, aggCommit), aggApplied)
 
 Next ==
     \/ ClientNext
@@ -1096,6 +1100,26 @@ BoundedQueue ==
                          /\ i > appliedMax[m]
                          /\ EReplier(logs[l][i]) = m
                          /\ ~IsNoOp(logs[l][i])}) <= B
+
+\* The applied index node n has reached, in any incarnation, or reaches by
+\* the Commit and Apply steps its last append_entries enabled: the reply
+\* HandleAppendEntries sends carries that index before those steps take it.
+\* (Outside such steps, and so whenever a message is received, it is
+\* appliedMax[n].)
+TrueApplied(n) == Max(appliedMax[n], Max(commitIdx[n], Min(learnt[n], Len(logs[n]))))
+
+(* The leader never overstates a node's applied index: what it counts as   *)
+(* applied by n (from n's replies, its own as of its last append_entries,  *)
+(* or an AGG_COMMIT) is at most what n has applied, so the queues JBSQ     *)
+(* sees are never shorter than the true ones (late news only lengthens     *)
+(* them).  Likewise every applied index on its way to the leader: in a     *)
+(* reply, in the aggregator's registers, in an AGG_COMMIT.                 *)
+AppliedNotOverstated ==
+    /\ \A l, n \in Nodes : role[l] = "leader" => appliedKnown[l][n] <= appliedMax[n]
+    /\ \A n \in Nodes : aggApplied[n] <= TrueApplied(n)
+    /\ \A m \in msgs :
+          /\ m.type = "AER" => m.applied <= TrueApplied(m.src)
+          /\ m.type = "AC" => \A n \in Nodes : m.applied[n] <= TrueApplied(n)
 
 (* Figure 12.3: log_idx >= announced_idx >= commit_idx >= applied_idx.     *)
 IndexOrder ==
