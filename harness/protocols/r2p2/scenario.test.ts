@@ -25,11 +25,31 @@ function checkWellFormed(s: R2p2Scenario, p = SIM_PARAMS): void {
   expect(t.router.n).toBeGreaterThanOrEqual(1);
   expect(t.router.n).toBeLessThanOrEqual(3);
   expect(t.router.queueCap).toBeGreaterThanOrEqual(1);
-  expect(t.router.queueCap).toBeLessThanOrEqual(8);
   expect(s.duration).toBeGreaterThanOrEqual(p.duration[0]);
   expect(s.duration).toBeLessThanOrEqual(p.duration[1]);
   expect(s.workload.length).toBeGreaterThanOrEqual(1);
-  expect(s.workload.length).toBeLessThanOrEqual(p.maxCalls);
+  const w = t.window;
+  if (w === undefined) {
+    expect(t.router.queueCap).toBeLessThanOrEqual(8);
+    expect(s.workload.length).toBeLessThanOrEqual(p.maxCalls);
+  } else {
+    // Closed loop: the clients keep more calls outstanding than the servers may hold, and the
+    // central queue has room for the rest; one or two bursts of window + 0..3 calls per client.
+    expect(p.closedLoopWeight).toBeGreaterThan(0);
+    expect(Number.isInteger(w) && w >= 1).toBe(true);
+    const beyond = t.clients * w - t.servers * t.router.n;
+    expect(beyond).toBeGreaterThan(0);
+    expect(t.router.queueCap).toBeGreaterThanOrEqual(beyond);
+    expect(t.router.queueCap).toBeLessThanOrEqual(beyond + 7);
+    const open = s.workload.length - t.clients * w;
+    expect(open).toBeGreaterThanOrEqual(1);
+    expect(s.workload.length).toBeLessThanOrEqual(p.maxCalls + 2 * t.clients * (w + 3));
+    for (const c of ['client1', `client${t.clients}`]) {
+      const at = new Map<number, number>();
+      for (const x of s.workload) if (x.node === c) at.set(x.at, (at.get(x.at) ?? 0) + 1);
+      expect(Math.max(...at.values())).toBeGreaterThanOrEqual(w);
+    }
+  }
   const nodes = new Set(allNodeIds(t));
   let last = 0;
   for (const w of s.workload) {
@@ -125,6 +145,17 @@ describe('r2p2Scenarios', () => {
     expect(all.some((s) => s.faults.some((f) => f.kind === 'crash' && f.node === 'router'))).toBe(true);
     expect(all.some((s) => s.workload.length >= 20)).toBe(true);
     expect(all.some((s) => s.topology.clients === 3 && s.topology.servers === 3)).toBe(true);
+    // Closed-loop load in about a third of the scenarios; the rest stay open.
+    const closed = all.filter((s) => s.topology.window !== undefined);
+    expect(closed.length).toBeGreaterThan(all.length / 5);
+    expect(closed.length).toBeLessThan(all.length / 2);
+    expect(closed.some((s) => s.topology.servers === 3 && s.topology.router.n === 3)).toBe(true);
+  });
+
+  it('generates closed-loop load on sim only, and open scenarios replay as before (no window)', () => {
+    for (const s of sample({ testbed: 'local', hostFaults: true }, 13, 100)) expect(s.topology.window).toBeUndefined();
+    const open = sample({}, 13, 100).find((s) => s.topology.window === undefined)!;
+    expect(Object.keys(open.topology).sort()).toEqual(['clients', 'router', 'servers']);
   });
 
   it('generates no host faults unless asked to', () => {
