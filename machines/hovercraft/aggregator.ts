@@ -14,16 +14,21 @@
  * - Every other event carries the aggregator's current term (a packet of a higher term flushes
  *   first; one of a lower term is dropped without an event).
  * - AggProbe: from a node of the run, and one leader per term.
- * - AggReply: from a node of the run other than the term's leader.
+ * - AggReply: from a node of the run other than the term's leader; with `truth` (the monitor's
+ *   record of every node's Apply events), its applied index is at most what the node has applied
+ *   so far.
  * - AggCommit: right after an AggReply (one AGG_COMMIT per reply at most); the commit index never
  *   decreases; it stays the same only when an append_entries announced nothing new since the last
  *   AGG_COMMIT; it rises only to an index a majority of the N nodes matches, the leader counting
- *   as matching the end of what it forwarded.
+ *   as matching the end of what it forwarded. Its applied array has one `[node, index]` for each
+ *   node, the highest applied index this term's replies reported for it (0 for none), and (with
+ *   `truth`) none above what the node has applied so far: AGG_COMMIT never overstates a node's
+ *   applied index to the leader.
  */
 import { assign, setup } from 'xstate';
 import type { NodeId } from '../../impl/core.ts';
 import { isCount, isPositive } from '../r2p2/events.ts';
-import type { HovercraftEvent } from './node.ts';
+import { parseAppliedIndices, type AppliedTruth, type HovercraftEvent } from './node.ts';
 
 export type AggregatorEvent = HovercraftEvent<'AggFlush' | 'AggProbe' | 'AggForward' | 'AggReply' | 'AggCommit'>;
 
@@ -33,6 +38,8 @@ export interface AggregatorInput {
   readonly nodes: readonly NodeId[];
   /** N: the cluster size majorities are counted against. */
   readonly n: number;
+  /** The monitor's record of every node's applies; without it applied indices are not checked. */
+  readonly truth?: AppliedTruth | null;
 }
 
 export interface AggregatorContext extends AggregatorInput {
@@ -88,6 +95,7 @@ function step(c: AggregatorContext, e: AggregatorEvent): Update | undefined {
     }
     case 'AggReply':
       if (!c.nodes.includes(e.from) || e.from === c.leader || !isCount(e.matchIndex) || !isCount(e.applied)) return undefined;
+      if (c.truth && e.applied > c.truth.appliedMax(e.from)) return undefined;
       return {
         match: { ...c.match, [e.from]: Math.max(c.match[e.from] ?? 0, e.matchIndex) },
         applied: { ...c.applied, [e.from]: Math.max(c.applied[e.from] ?? 0, e.applied) },
@@ -95,6 +103,11 @@ function step(c: AggregatorContext, e: AggregatorEvent): Update | undefined {
       };
     case 'AggCommit': {
       if (!c.replyOpen || !isCount(e.commit) || e.commit < c.commit) return undefined;
+      const applied = parseAppliedIndices(c.nodes, e.applied);
+      if (applied === undefined) return undefined;
+      for (const [node, a] of applied) {
+        if (a !== (c.applied[node] ?? 0) || (c.truth && a > c.truth.appliedMax(node))) return undefined;
+      }
       const ok = e.commit === c.commit ? c.pending : majorityMatches(c, e.commit);
       return ok ? { commit: e.commit, pending: false } : undefined;
     }
@@ -112,7 +125,7 @@ export const aggregatorMachine = setup({
 }).createMachine({
   id: 'hovercraft-aggregator',
   context: ({ input }) => ({
-    node: input.node, nodes: input.nodes, n: input.n, term: 0, leader: null, leaderEnd: 0, forwarded: false,
+    node: input.node, nodes: input.nodes, n: input.n, truth: input.truth ?? null, term: 0, leader: null, leaderEnd: 0, forwarded: false,
     match: {}, applied: {}, commit: 0, pending: false, replyOpen: false,
   }),
   initial: 'aggregating',

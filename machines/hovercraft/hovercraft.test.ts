@@ -49,6 +49,8 @@ const raw = (node: string, action: string, fields: Record<string, unknown>): Tra
 
 const entry = (term: number, client: string, rid: number, replier: string, ro = false): Entry => [term, client, rid, replier, ro];
 const noop = (term: number, leader: string): Entry => [term, NOOP, term, leader, false];
+/** AGG_COMMIT's applied array for node1..node3. */
+const ap = (a1 = 0, a2 = 0, a3 = 0): [string, number][] => [['node1', a1], ['node2', a2], ['node3', a3]];
 
 /** Feeds a trace to a fresh monitor; returns the violations and the monitor. */
 function run(trace: readonly TraceEvent[], config: HovercraftMonitorConfig = CONFIG) {
@@ -264,11 +266,11 @@ const aggregated = (): TraceEvent[] => [
   ev('node1', 'Commit', { term: 3, index: 4 }),
   ev('node1', 'Apply', { index: 4, client: NOOP, rid: 3, replier: 'node3', ro: false, executed: true, digest: 'e0' }),
   ev('aggregator', 'AggReply', { from: 'node1', term: 3, matchIndex: 5, applied: 4 }),
-  ev('aggregator', 'AggCommit', { term: 3, commit: 5 }),
-  ev('node3', 'HandleAggCommit', { term: 3, commit: 5 }),
+  ev('aggregator', 'AggCommit', { term: 3, commit: 5, applied: ap(4) }),
+  ev('node3', 'HandleAggCommit', { term: 3, commit: 5, applied: ap(4) }),
   ev('node3', 'Commit', { term: 3, index: 5 }),
   ev('node3', 'Apply', { index: 5, client: C1, rid: 2, replier: 'node1', ro: false, executed: true, digest: 'd2' }),
-  ev('node1', 'HandleAggCommit', { term: 3, commit: 5 }),
+  ev('node1', 'HandleAggCommit', { term: 3, commit: 5, applied: ap(4) }),
   ev('node1', 'Commit', { term: 3, index: 5 }),
   ev('node1', 'Apply', { index: 5, client: C1, rid: 2, replier: 'node1', ro: false, executed: true, digest: 'd2' }),
   ev('node1', 'Reply', { index: 5, client: C1, rid: 2, result: true }),
@@ -278,13 +280,15 @@ const aggregated = (): TraceEvent[] => [
   ev('node2', 'HandleAppendEntries', {
     from: 'node3', term: 3, prevIndex: 4, prevTerm: 3, entries: [E5], commit: 4, success: true, matchIndex: 5, missing: [],
   }),
-  ev('node2', 'HandleAggCommit', { term: 3, commit: 5 }),
+  ev('node2', 'HandleAggCommit', { term: 3, commit: 5, applied: ap(4) }),
   ev('node2', 'Commit', { term: 3, index: 5 }),
+  ev('node2', 'Apply', { index: 4, client: NOOP, rid: 3, replier: 'node3', ro: false, executed: true, digest: 'e0' }),
+  ev('node2', 'Apply', { index: 5, client: C1, rid: 2, replier: 'node1', ro: false, executed: true, digest: 'd2' }),
   ev('aggregator', 'AggReply', { from: 'node2', term: 3, matchIndex: 5, applied: 3 }),
   ev('node3', 'SendAppendEntries', { to: 'aggregator', term: 3, prevIndex: 5, prevTerm: 3, entries: [], commit: 5 }),
   ev('aggregator', 'AggForward', { term: 3, prevIndex: 5, count: 0, commit: 5 }),
   ev('aggregator', 'AggReply', { from: 'node2', term: 3, matchIndex: 5, applied: 5 }),
-  ev('aggregator', 'AggCommit', { term: 3, commit: 5 }),
+  ev('aggregator', 'AggCommit', { term: 3, commit: 5, applied: ap(4, 5) }),
 ];
 
 describe('HovercRaft monitor: a whole run', () => {
@@ -294,7 +298,7 @@ describe('HovercRaft monitor: a whole run', () => {
     expect(nodeCtx(m, 'node3')).toMatchObject({ term: 3, commit: 5, applied: 5, useAggregator: true, announced: 5 });
     expect(nodeState(m, 'node1')).toBe('follower');
     expect(nodeCtx(m, 'node1')).toMatchObject({ term: 3, leader: 'node3', commit: 5, applied: 5, replied: new Set([5]) });
-    expect(nodeCtx(m, 'node2')).toMatchObject({ term: 3, votedFor: 'node3', commit: 5, applied: 3, replied: new Set([2]) });
+    expect(nodeCtx(m, 'node2')).toMatchObject({ term: 3, votedFor: 'node3', commit: 5, applied: 5, replied: new Set([2]) });
     expect(nodeCtx(m, 'node2').logs).toHaveLength(1);
     expect(nodeCtx(m, 'node2').logs[0]!.toArray().map((x) => [x.term, x.client, x.rid, x.replier, x.ro]))
       .toEqual([noop(1, 'node1'), E2, E3, noop(3, 'node3'), E5]);
@@ -685,9 +689,9 @@ describe('node: followers store, leaders count', () => {
   });
 
   it('HandleAggCommit only in the current term, a leader\'s within its log', () => {
-    expectRejectsLast([...aggregated(), ev('node1', 'HandleAggCommit', { term: 2, commit: 5 })], /HandleAggCommit/);
-    expectRejectsLast([...aggregated(), ev('node3', 'HandleAggCommit', { term: 3, commit: 6 })], /HandleAggCommit/);
-    accepts([...aggregated(), ev('node1', 'HandleAggCommit', { term: 3, commit: 9 })]);
+    expectRejectsLast([...aggregated(), ev('node1', 'HandleAggCommit', { term: 2, commit: 5, applied: ap(4, 5) })], /HandleAggCommit/);
+    expectRejectsLast([...aggregated(), ev('node3', 'HandleAggCommit', { term: 3, commit: 6, applied: ap(4, 5) })], /HandleAggCommit/);
+    accepts([...aggregated(), ev('node1', 'HandleAggCommit', { term: 3, commit: 9, applied: ap(4, 5) })]);
   });
 });
 
@@ -806,7 +810,10 @@ describe('node: malformed fields', () => {
       ev('node1', 'Apply', { index: 1, client: NOOP, rid: 1, replier: 'node1', ro: false, executed: true, digest: 'e0' }), [
         { digest: 5 }, { executed: 'yes' },
       ]],
-    ['HandleAggCommit', noopCommitted, ev('node2', 'HandleAggCommit', { term: 1, commit: 1 }), [{ commit: -1 }, { commit: 0.5 }]],
+    ['HandleAggCommit', noopCommitted, ev('node2', 'HandleAggCommit', { term: 1, commit: 1, applied: ap() }), [
+      { commit: -1 }, { commit: 0.5 }, { applied: 0 }, { applied: [['node1', 0], ['node2', 0]] }, { applied: ap(0, -1) },
+      { applied: [['node1', 0], ['node1', 0], ['node3', 0]] }, { applied: [['node1', 0], ['node2', 0], ['node9', 0]] },
+    ]],
   ];
   for (const [name, prefix, valid, bad] of cases) {
     it(name, () => {
@@ -824,7 +831,9 @@ describe('aggregator, middlebox, client: malformed fields', () => {
     ['AggFlush', () => [], ev('aggregator', 'AggFlush', { term: 1 }), [{ term: 0.5 }]],
     ['AggForward', flushed, forward, [{ prevIndex: -1 }, { count: 0.5 }, { commit: -1 }]],
     ['AggReply', () => [...flushed(), forward], reply, [{ matchIndex: 4.5 }, { applied: -1 }]],
-    ['AggCommit', () => [...flushed(), forward, reply], ev('aggregator', 'AggCommit', { term: 3, commit: 5 }), [{ commit: 4.5 }]],
+    ['AggCommit', () => [...flushed(), forward, reply], ev('aggregator', 'AggCommit', { term: 3, commit: 5, applied: ap() }), [
+      { commit: 4.5 }, { applied: 0 }, { applied: [['node1', 0]] }, { applied: ap(0.5) },
+    ]],
     ['MiddleboxForward', () => [], ev('middlebox', 'MiddleboxForward', { client: C1, rid: 1, inflight: 1 }), [{ client: 5 }, { rid: -1 }]],
     ['ClientRequest', () => [], ev('client1', 'ClientRequest', { rid: 1, op: 'put', key: 'k', value: 'v', expected: null, ro: false }), [
       { key: 5 }, { rid: 1.5 },
@@ -860,13 +869,64 @@ describe('LogView', () => {
   });
 });
 
+// ---- applied indices never overstated ----
+
+describe('applied indices: the leader never overstates a node\'s applied index', () => {
+  it('an append_entries reply reports at most what its sender has applied', () => {
+    // At the end of putReplied, node3 has applied up to 1.
+    const reply3 = (applied: number) =>
+      ev('node1', 'HandleAppendEntriesReply', { from: 'node3', term: 1, success: true, matchIndex: 2, applied });
+    accepts([...putReplied(), reply3(1)]);
+    expectRejectsLast([...putReplied(), reply3(2)], /HandleAppendEntriesReply/);
+    // A failure reports the same way.
+    expectRejectsLast([...putReplied(),
+      ev('node1', 'HandleAppendEntriesReply', { from: 'node3', term: 1, success: false, matchIndex: 0, applied: 3 })], /HandleAppendEntriesReply/);
+  });
+
+  it('an Announce\'s queue is never below the replier\'s true queue', () => {
+    // node2 has entry 2 and has applied nothing of it; the leader appends entry 3 and names node2 again.
+    const prefix = [
+      ...until(putReplied(), is('node1', 'SendAppendEntries', { prevIndex: 1 })),
+      ev('node1', 'LeaderAppend', { term: 1, index: 3, client: C2, rid: 7, ro: true }),
+    ];
+    const announce = (queue: number) => ev('node1', 'Announce', { term: 1, index: 3, replier: 'node2', queue });
+    accepts([...prefix, announce(2)]);
+    expectRejectsLast([...prefix, announce(1)], /Announce/);
+    // Once node2 applied entry 2, a queue of 1 is the truth (the leader knowing or not).
+    const later = [...until(putReplied(), is('node2', 'Reply')), ev('node1', 'LeaderAppend', { term: 1, index: 3, client: C2, rid: 7, ro: true })];
+    accepts([...later, announce(1)]);
+  });
+
+  it('an AGG_COMMIT at a node never says more than the nodes applied', () => {
+    // After aggregated(): node1 applied 5, node2 5, node3 (the leader) 5.
+    const at3 = (applied: [string, number][]) => ev('node3', 'HandleAggCommit', { term: 3, commit: 5, applied });
+    accepts([...aggregated(), at3(ap(5, 5, 0))]);
+    expectRejectsLast([...aggregated(), at3(ap(6, 5, 0))], /HandleAggCommit/);
+    expectRejectsLast([...aggregated(), ev('node1', 'HandleAggCommit', { term: 3, commit: 5, applied: ap(4, 9) })], /HandleAggCommit/);
+  });
+
+  it('the aggregator records no applied index above the truth, and multicasts the ones it recorded', () => {
+    const flushed = () => [...failedOver(), ev('aggregator', 'AggFlush', { term: 3 }), ev('aggregator', 'AggProbe', { from: 'node3', term: 3 })];
+    const forwarded = [...flushed(), ev('aggregator', 'AggForward', { term: 3, prevIndex: 4, count: 1, commit: 4 })];
+    // node1 applied up to 3 by then.
+    const reply = (applied: number) => ev('aggregator', 'AggReply', { from: 'node1', term: 3, matchIndex: 5, applied });
+    const commit = (applied: [string, number][]) => ev('aggregator', 'AggCommit', { term: 3, commit: 5, applied });
+    accepts([...forwarded, reply(3), commit(ap(3))]);
+    expectRejectsLast([...forwarded, reply(5)], /AggReply/);
+    // AGG_COMMIT carries what the replies said: node1's 3, nobody else's.
+    expectRejectsLast([...forwarded, reply(3), commit(ap(2))], /AggCommit/);
+    expectRejectsLast([...forwarded, reply(3), commit(ap(3, 1))], /AggCommit/);
+    expectRejectsLast([...forwarded, reply(3), commit(ap(5))], /AggCommit/);
+  });
+});
+
 // ---- aggregator ----
 
 describe('aggregator', () => {
   const flushed = () => [...failedOver(), ev('aggregator', 'AggFlush', { term: 3 }), ev('aggregator', 'AggProbe', { from: 'node3', term: 3 })];
   const forwarded = () => [...flushed(), ev('aggregator', 'AggForward', { term: 3, prevIndex: 4, count: 1, commit: 4 })];
   const reply = (from: string, matchIndex: number, term = 3) => ev('aggregator', 'AggReply', { from, term, matchIndex, applied: 0 });
-  const commit = (c: number, term = 3) => ev('aggregator', 'AggCommit', { term, commit: c });
+  const commit = (c: number, term = 3, applied: [string, number][] = ap()) => ev('aggregator', 'AggCommit', { term, commit: c, applied });
 
   it('AggFlush only to a higher term; nothing before the first one', () => {
     expectRejectsLast([...flushed(), ev('aggregator', 'AggFlush', { term: 3 })], /AggFlush/);
@@ -904,9 +964,10 @@ describe('aggregator', () => {
     const five: HovercraftMonitorConfig = { ...CONFIG, nodes: 5, roles: { ...CONFIG.roles, node4: 'node', node5: 'node' } };
     const agg5 = [ev('aggregator', 'AggFlush', { term: 3 }), ev('aggregator', 'AggProbe', { from: 'node3', term: 3 }),
       ev('aggregator', 'AggForward', { term: 3, prevIndex: 4, count: 1, commit: 4 })];
-    expectRejectsLast([...agg5, reply('node1', 5), commit(5)], /AggCommit/, five);
-    accepts([...agg5, reply('node1', 5), reply('node2', 5), commit(5)], five);
-    accepts([...agg5, reply('node1', 7), reply('node2', 7), reply('node4', 7), commit(7)], five);
+    const ap5 = [...ap(), ['node4', 0], ['node5', 0]] as [string, number][];
+    expectRejectsLast([...agg5, reply('node1', 5), commit(5, 3, ap5)], /AggCommit/, five);
+    accepts([...agg5, reply('node1', 5), reply('node2', 5), commit(5, 3, ap5)], five);
+    accepts([...agg5, reply('node1', 7), reply('node2', 7), reply('node4', 7), commit(7, 3, ap5)], five);
   });
 
   it('an append_entries that announces nothing new makes the next reply commit the unchanged index', () => {

@@ -22,6 +22,13 @@
  *    min(m, the highest index committed in term T) holds committed entries, which no later term
  *    removes; its entries are those the node's last machine held.
  * A restarted node's machine gets that floor as input (`persisted`).
+ *
+ * Applied indices. The monitor records every node's `Apply` events (accepted or not: the node did
+ * apply) as the highest index each node has applied in any incarnation so far, and the node and
+ * aggregator machines read that record (`truth`): a reported applied index (an append_entries
+ * reply, an AGG_COMMIT) is never above it, and an Announce's queue is never below the replier's
+ * queue by it. A report follows in the trace the applies it reflects (a node sends its reply after
+ * the applies its append enabled), so the record is never behind a correct report.
  */
 import { match } from 'ts-pattern';
 import type { AnyStateMachine } from 'xstate';
@@ -34,11 +41,12 @@ import type { TraceEvent } from '../../harness/trace/schema.ts';
 import { aggregatorMachine } from './aggregator.ts';
 import { clientMachine } from './client.ts';
 import { middleboxMachine } from './middlebox.ts';
-import { certainLog, nodeMachine, type LogEntry, type NodeContext, type PersistedFloor, type ReplierPolicy, type Vote } from './node.ts';
+import { certainLog, nodeMachine, type AppliedTruth, type LogEntry, type NodeContext, type PersistedFloor, type ReplierPolicy, type Vote } from './node.ts';
 
 export { nodeMachine, nodeUpdate, certainLog, LogView, NOOP_CLIENT } from './node.ts';
+export { parseAppliedIndices } from './node.ts';
 export type {
-  HovercraftEvent, LogEntry, NodeContext, NodeEvent, NodeInput, NodeRole, PersistedFloor, ReplierPolicy,
+  AppliedTruth, HovercraftEvent, LogEntry, NodeContext, NodeEvent, NodeInput, NodeRole, PersistedFloor, ReplierPolicy,
 } from './node.ts';
 export { aggregatorMachine, aggregatorUpdate } from './aggregator.ts';
 export type { AggregatorContext, AggregatorEvent, AggregatorInput } from './aggregator.ts';
@@ -112,6 +120,9 @@ export function createHovercraftMonitor(config: HovercraftMonitorConfig): Hoverc
   /** Per restarted node: the log prefix its last machine was sure of. */
   const lastLogs = new Map<NodeId, readonly LogEntry[]>();
   const restarted = new Set<NodeId>();
+  /** Per Raft node: the highest index it has applied, in any incarnation, so far. */
+  const appliedMax = new Map<NodeId, number>();
+  const truth: AppliedTruth = { appliedMax: (node) => appliedMax.get(node) ?? 0 };
 
   const evidenceOf = (node: unknown): Evidence | undefined => {
     if (typeof node !== 'string' || config.roles[node] !== 'node') return undefined;
@@ -209,13 +220,13 @@ export function createHovercraftMonitor(config: HovercraftMonitorConfig): Hoverc
         input: spawning
           ? {
             node: e.node, nodes: nodeIds, aggregators: aggregatorIds, n: config.nodes, bound: config.bound, replierPolicy,
-            boundsLeader: config.mode !== undefined, persisted: persistedFloor(e.node),
+            boundsLeader: config.mode !== undefined, persisted: persistedFloor(e.node), truth,
           }
           : undefined,
       }))
       .with('client', () => ({ key, machine: clientMachine, input: { node: e.node } }))
       .with('middlebox', () => ({ key, machine: middleboxMachine, input: { node: e.node, threshold: config.threshold } }))
-      .with('aggregator', () => ({ key, machine: aggregatorMachine, input: { node: e.node, nodes: nodeIds, n: config.nodes } }))
+      .with('aggregator', () => ({ key, machine: aggregatorMachine, input: { node: e.node, nodes: nodeIds, n: config.nodes, truth } }))
       .exhaustive();
   };
 
@@ -245,6 +256,10 @@ export function createHovercraftMonitor(config: HovercraftMonitorConfig): Hoverc
     observe(index, event) {
       const v = monitor.observe(index, event);
       if (v === undefined) learn(event);
+      if (event.action === 'Apply' && config.roles[event.node] === 'node') {
+        const i = (event as unknown as Fields<'Apply'>).index;
+        if (typeof i === 'number' && i > (appliedMax.get(event.node) ?? 0)) appliedMax.set(event.node, i);
+      }
       return v;
     },
     nodeRestarted,

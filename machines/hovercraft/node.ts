@@ -62,7 +62,14 @@
  *   (not one stored in the log since); a recovery request only for a body reported missing; a
  *   recovery reply only for a body asked for; `found` only for a body the node holds (unordered,
  *   in its log, or of an entry its log lost).
- * - HandleAggCommit only in the current term (a leader's never beyond its log).
+ * - HandleAggCommit only in the current term (a leader's never beyond its log), with an applied
+ *   array of one `[node, index]` for each node of the run.
+ * - Applied indices never overstated (with `truth`, the monitor's record of every node's Apply
+ *   events): the applied index of an append_entries reply, and each index of an AGG_COMMIT, is at
+ *   most what that node has applied so far (in any incarnation); an Announce's queue is at least
+ *   the replier's true queue, the entries of the leader's log up to the announced one assigned to
+ *   it and above the highest index it has applied (the leader may count late news, never news
+ *   that did not happen).
  *
  * Two possible logs. The trace leaves two cases open, and the machine keeps both logs until an
  * event (e.g. the lastIndex of a vote request, the index of an append) tells them apart:
@@ -226,7 +233,18 @@ export interface NodeConfig {
   readonly boundsLeader: boolean;
 }
 
+/**
+ * What the monitor saw of every node's `Apply` events so far in the trace (a view shared by the
+ * machines of a run, advanced by the monitor after each Apply).
+ */
+export interface AppliedTruth {
+  /** The highest index `node` has applied, in any incarnation, so far (0: none). */
+  appliedMax(node: NodeId): number;
+}
+
 export interface NodeInput extends NodeConfig {
+  /** The monitor's record of every node's applies; without it applied indices are not checked. */
+  readonly truth?: AppliedTruth | null;
   readonly node: NodeId;
   /** After a restart: what the earlier incarnations made durable. */
   readonly persisted?: PersistedFloor | null;
@@ -235,6 +253,7 @@ export interface NodeInput extends NodeConfig {
 export interface NodeContext extends NodeConfig {
   readonly node: NodeId;
   readonly persisted: PersistedFloor | null;
+  readonly truth: AppliedTruth | null;
   readonly role: NodeRole | 'down';
   readonly term: number;
   readonly votedFor: NodeId | null;
@@ -375,6 +394,40 @@ function narrow(logs: readonly LogView[], keep: (l: LogView) => boolean): readon
   return kept.length === logs.length ? logs : kept;
 }
 
+/** `applied` (reported for `node`) is more than the node has applied so far. */
+const overstates = (c: NodeContext, node: NodeId, applied: number): boolean =>
+  c.truth !== null && applied > c.truth.appliedMax(node);
+
+/**
+ * An applied array `[[node, index], …]`: one pair for each node of the run, each index a count;
+ * as a map, or undefined if malformed.
+ */
+export function parseAppliedIndices(nodes: readonly NodeId[], xs: unknown): Map<NodeId, number> | undefined {
+  if (!Array.isArray(xs) || xs.length !== nodes.length) return undefined;
+  const out = new Map<NodeId, number>();
+  for (const x of xs as unknown[]) {
+    if (!Array.isArray(x) || x.length !== 2 || !nodes.includes(x[0]) || out.has(x[0]) || !isCount(x[1])) return undefined;
+    out.set(x[0] as NodeId, x[1] as number);
+  }
+  return out;
+}
+
+/**
+ * Whether, on `log` (the replier of `index` fixed), `replier` truly has more than `queue` entries
+ * assigned and not applied up to `index`: client entries with that replier above its highest
+ * applied index.
+ */
+function trueQueueExceeds(c: NodeContext, log: LogView, index: number, replier: NodeId, queue: number): boolean {
+  if (c.truth === null) return false;
+  const applied = c.truth.appliedMax(replier);
+  let n = 0;
+  for (let i = index; i > applied; i--) {
+    const x = log.entry(i);
+    if (x !== undefined && x.replier === replier && !isNoop(x) && ++n > queue) return true;
+  }
+  return false;
+}
+
 // ---- one update per event ----------------------------------------------------------------------
 
 type Step<K extends NodeEventType> = (c: NodeContext, e: NodeEvent<K>) => Update | undefined;
@@ -488,7 +541,12 @@ const announce: Step<'Announce'> = (c, e) => {
     return undefined;
   }
   const next = c.logs.filter((l) => l.announced === e.index - 1 && e.index <= l.length);
-  if (next.length > 0) return { noopAnnounceOpen: false, logs: next.map((l) => l.withReplier(e.index, e.replier)) };
+  if (next.length > 0) {
+    const logs = next.map((l) => l.withReplier(e.index, e.replier));
+    // The queue is never shorter than the replier's true one (its applied index not overstated).
+    const kept = logs.filter((l) => !trueQueueExceeds(c, l, e.index, e.replier, e.queue));
+    return kept.length > 0 ? { noopAnnounceOpen: false, logs: kept } : undefined;
+  }
   // The new leader's no-op (its replier fixed at BecomeLeader) restated, in log order.
   if (!c.noopAnnounceOpen || e.replier !== c.node) return undefined;
   const noopAt = c.logs.filter((l) => {
@@ -603,6 +661,8 @@ const handleAppendEntriesReply: Step<'HandleAppendEntriesReply'> = (c, e) => {
   if (!isPeer(c, e.from) || !isCount(e.term) || !isBool(e.success) || !isCount(e.matchIndex) || !isCount(e.applied)) {
     return undefined;
   }
+  // The follower reports no more than it has applied.
+  if (overstates(c, e.from, e.applied)) return undefined;
   if (e.term > c.term) return e.success ? undefined : adoptTerm(c, e.term);
   // A reply to an append_entries of an earlier term changes nothing.
   if (e.term < c.term) return {};
@@ -664,6 +724,9 @@ const reply: Step<'Reply'> = (c, e) => {
 
 const handleAggCommit: Step<'HandleAggCommit'> = (c, e) => {
   if (e.term !== c.term || !isCount(e.commit)) return undefined;
+  const applied = parseAppliedIndices(c.nodes, e.applied);
+  if (applied === undefined) return undefined;
+  for (const [node, a] of applied) if (overstates(c, node, a)) return undefined;
   if (c.role !== 'leader') return { knownCommit: max(c.knownCommit, e.commit) };
   const logs = narrow(c.logs, (l) => e.commit <= l.length);
   if (logs.length === 0) return undefined;
@@ -754,6 +817,7 @@ export const nodeMachine = setup({
   context: ({ input }) => ({
     node: input.node, nodes: input.nodes, aggregators: input.aggregators, n: input.n, bound: input.bound,
     replierPolicy: input.replierPolicy, boundsLeader: input.boundsLeader, persisted: input.persisted ?? null,
+    truth: input.truth ?? null,
     role: 'down', term: 0, votedFor: null, leader: null, logs: [LogView.of([])], announced: 0, commit: 0, applied: 0,
     replied: new Set(), voters: [], match: {}, aggCommit: 0, useAggregator: false, noopAppendOpen: false,
     noopAnnounceOpen: false, verified: 0, knownCommit: 0, buffered: new Set(), dropped: new Set(),
