@@ -12,7 +12,7 @@
  */
 import { KvStore, type KvOp } from '../../impl/hovercraft/kv.ts';
 import type { KvResult } from '../../impl/hovercraft/actions.ts';
-import { hashString, type KvOperation, type Model, type Operation, type Partition } from './linearizability.ts';
+import { hashString, partitionByKey, type KvOperation, type Model, type Operation } from './linearizability.ts';
 
 // ---- a key-value model with append -------------------------------------------------------------
 
@@ -23,20 +23,6 @@ export type AppendOp =
 /** get → the value (null: unset); put and append → true. */
 export type AppendResult = string | null | true;
 export type AppendOperation = Operation<AppendOp, AppendResult>;
-
-/** Partitions by key with a sort (no Map: any number of keys). */
-function partitionByKey<I extends { readonly key: string }, O>(history: readonly Operation<I, O>[]): Partition<I, O>[] {
-  const sorted = [...history].sort((a, b) => (a.input.key < b.input.key ? -1 : a.input.key > b.input.key ? 1 : a.id - b.id));
-  const parts: Partition<I, O>[] = [];
-  let start = 0;
-  for (let i = 1; i <= sorted.length; i++) {
-    if (i === sorted.length || sorted[i]!.input.key !== sorted[start]!.input.key) {
-      parts.push({ key: sorted[start]!.input.key, ops: sorted.slice(start, i) });
-      start = i;
-    }
-  }
-  return parts;
-}
 
 /**
  * One key's value under get/put/append: append concatenates to the value (unset counts as ""), so
@@ -61,6 +47,7 @@ export const appendModel: Model<string | null, AppendOp, AppendResult> = {
   hash: (s) => (s === null ? 0x5bd1e995 : hashString(s)),
   readOnly: (op) => op.op === 'get',
   partition: partitionByKey,
+  sizeOf: (s) => 32 + 2 * (s?.length ?? 0),
 };
 
 class AppendStore {
@@ -92,7 +79,10 @@ export interface HardHistoryOptions {
   readonly pending?: number;
   /** Values a put or cas writes (small: reads are ambiguous). Default 3. */
   readonly values?: number;
-  /** Plant one violation in the last third of the history. */
+  /**
+   * Plant one violation, in a completed read of the last third of the history (or any completed
+   * read when none is that late; a history without one cannot have it: RangeError).
+   */
   readonly violation?: boolean;
   /** Mean operation latency and mean think time between a client's operations (time units). */
   readonly latency?: number;
@@ -188,7 +178,9 @@ type AnyOp = Operation<KvOp | AppendOp, KvResult | AppendResult>;
  */
 function plant(history: AnyOp[], r: () => number): void {
   const end = Math.max(...history.map((op) => op.ret ?? op.call));
-  const reads = history.filter((op) => op.input.op === 'get' && op.ret !== undefined && op.call > (2 * end) / 3);
+  const completed = history.filter((op) => op.input.op === 'get' && op.ret !== undefined);
+  const late = completed.filter((op) => op.call > (2 * end) / 3);
+  const reads = late.length > 0 ? late : completed;
   if (reads.length === 0) throw new RangeError('no completed read to plant a violation in');
   const g = reads[Math.floor(r() * reads.length)]!;
   const key = g.input.key;

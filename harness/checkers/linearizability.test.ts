@@ -1,15 +1,18 @@
 /**
  * The linearizability checker and the key-value model: hand-written histories it must reject and
  * accept, the budget's `unknown`, agreement with a brute-force search on small histories, random
- * sequential executions (accepted) and their corruptions (rejected), and its speed.
+ * sequential executions (accepted) and their corruptions (rejected), the interleaved search of
+ * partitions (each with its own budget, stopping at the first violation), the memory budget,
+ * generated hard histories, and its speed.
  */
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { KvStore, type KvOp } from '../../impl/hovercraft/kv.ts';
 import type { KvResult } from '../../impl/hovercraft/actions.ts';
 import {
-  checkLinearizability, kvModel, type KvOperation, type Model, type Operation,
+  checkLinearizability, DEFAULT_SLICE_STEPS, describeUnknown, kvModel, partitionByKey, type KvOperation, type Model, type Operation,
 } from './linearizability.ts';
+import { appendModel, hardFirstKeyHistory, hardHistory } from './hard-histories.ts';
 
 let nextId = 0;
 /** An operation on key `k`; `ret` undefined: pending. */
@@ -210,6 +213,171 @@ describe('the budget', () => {
     const r = check(hard());
     expect(r.verdict).toBe('violation');
     expect(r.steps).toBeLessThan(2_000_000);
+  });
+});
+
+describe('partitions searched in turns', () => {
+  const keyOf = (h: KvOperation[], key: string): KvOperation[] => h.filter((o) => o.input.key === key);
+  /** Key `key`: `width` concurrent puts and a read of a value none wrote (hard to refute). */
+  const hardKey = (key: string, width = 24): KvOperation[] =>
+    keyOf(hardFirstKeyHistory(width), 'a').map((o) => ({ ...o, id: nextId++, input: { ...o.input, key } }));
+  /** Key `key`: a put and a later read of the initial value (refuted in a few steps). */
+  const badKey = (key: string): KvOperation[] => [put('w', 0, 10, 'x', key), get('w', 20, 30, null, key)];
+
+  it('the hard first key is hard: alone, it uses up its step budget', () => {
+    const r = check(keyOf(hardFirstKeyHistory(), 'a'), { maxSteps: 200_000 });
+    expect(r.verdict).toBe('unknown');
+    if (r.verdict === 'unknown') expect(r.unknown).toEqual([{ key: 'a', reason: 'steps', steps: 200_001 }]);
+  });
+
+  it('a hard key that sorts first does not hide a violation in a later key', () => {
+    const r = check(hardFirstKeyHistory());
+    expect(r.verdict).toBe('violation');
+    if (r.verdict !== 'violation') return;
+    expect(r.failures.map((f) => f.key)).toEqual(['b']);
+    // b fails in its first turn, so a had one slice, and was stopped there, undecided
+    expect(r.unknown).toEqual([{ key: 'a', reason: 'stopped', steps: DEFAULT_SLICE_STEPS }]);
+    expect(r.steps).toBeLessThan(DEFAULT_SLICE_STEPS + 100);
+  });
+
+  it('stops every partition at the first violation, before and after it in key order', () => {
+    const h = [...hardKey('a'), ...badKey('b'), ...hardKey('c'), ...badKey('d')];
+    const r = check(h, { sliceSteps: 500 });
+    expect(r.verdict).toBe('violation');
+    if (r.verdict !== 'violation') return;
+    expect(r.failures.map((f) => f.key)).toEqual(['b']);
+    expect(r.unknown).toEqual([
+      { key: 'a', reason: 'stopped', steps: 500 },
+      { key: 'c', reason: 'stopped', steps: 0 },
+      { key: 'd', reason: 'stopped', steps: 0 },
+    ]);
+    expect(describeUnknown(r.unknown[1]!)).toMatch(/partition "c" is undecided: the check stopped at a violation in another partition/);
+  });
+
+  it('or, asked to, decides every partition and reports each failure', () => {
+    const h = [...hardKey('a'), ...badKey('b'), ...hardKey('c'), ...badKey('d')];
+    const r = check(h, { sliceSteps: 500, maxSteps: 3_000, stopAtFirstViolation: false });
+    expect(r.verdict).toBe('violation');
+    if (r.verdict !== 'violation') return;
+    expect(r.failures.map((f) => f.key)).toEqual(['b', 'd']);
+    expect(r.unknown).toEqual([{ key: 'a', reason: 'steps', steps: 3_001 }, { key: 'c', reason: 'steps', steps: 3_001 }]);
+  });
+
+  it('gives each partition its own step budget', () => {
+    const h = [...hardKey('a'), ...hardKey('b'), put('c1', 0, 10, 'v', 'c'), get('c2', 20, 30, 'v', 'c')];
+    const r = check(h, { maxSteps: 1_000, sliceSteps: 300 });
+    expect(r.verdict).toBe('unknown');
+    if (r.verdict !== 'unknown') return;
+    // a and b each used all of theirs, in turns; c was decided ok
+    expect(r.unknown).toEqual([{ key: 'a', reason: 'steps', steps: 1_001 }, { key: 'b', reason: 'steps', steps: 1_001 }]);
+    expect(r.steps).toBe(2_000 + 2);
+    expect(describeUnknown(r.unknown[0]!)).toMatch(/partition "a" is undecided: its search used its step budget \(1000 steps\)/);
+  });
+
+  it('gives each partition its own time budget: one hard key runs out, the others are still decided', () => {
+    // 2^24 subsets to refute: far more than 100 ms of search
+    const h = [...badKey('b'), ...hardKey('a'), put('c1', 0, 10, 'v', 'c'), get('c2', 20, 30, 'v', 'c')].filter((o) => o.input.key !== 'b');
+    const r = check(h, { maxSteps: 1e12, partitionTimeoutMs: 100, timeoutMs: 60_000 });
+    expect(r.verdict).toBe('unknown');
+    if (r.verdict === 'unknown') expect(r.unknown.map((u) => [u.key, u.reason])).toEqual([['a', 'time']]);
+  });
+
+  it('the slice length changes when partitions are decided, not what is decided', () => {
+    fc.assert(fc.property(arbSequentialHistory, fc.integer({ min: 1, max: 50 }), (h, slice) => {
+      const whole = check(h);
+      const sliced = check(h, { sliceSteps: slice });
+      expect(sliced.verdict).toBe(whole.verdict);
+      expect(sliced.steps).toBe(whole.steps);
+    }), { numRuns: 200 });
+  });
+});
+
+describe('the memory budget', () => {
+  it('a search whose cache would pass the budget is unknown with the reason, and stays within it', () => {
+    const h = [...hardFirstKeyHistory(20).filter((o) => o.input.key === 'a'), put('c1', 0, 10, 'v', 'c'), get('c2', 20, 30, 'v', 'c')];
+    const maxCacheBytes = 1 << 20;
+    const r = check(h, { maxCacheBytes, maxSteps: 1e12 });
+    expect(r.verdict).toBe('unknown');
+    if (r.verdict !== 'unknown') return;
+    expect(r.unknown).toHaveLength(1);
+    expect(r.unknown[0]!).toMatchObject({ key: 'a', reason: 'memory' });
+    expect(describeUnknown(r.unknown[0]!)).toMatch(/partition "a" is undecided: its state cache reached the memory budget/);
+    expect(r.cacheBytes).toBeLessThanOrEqual(maxCacheBytes);
+    expect(r.cacheBytes).toBeGreaterThan(maxCacheBytes / 4);
+  });
+
+  it('with a larger budget the same search is decided', () => {
+    const h = hardFirstKeyHistory(12).filter((o) => o.input.key === 'a');
+    expect(check(h, { maxCacheBytes: 1 << 10 }).verdict).toBe('unknown');
+    const r = check(h, { maxCacheBytes: 64 << 20 });
+    expect(r.verdict).toBe('violation');
+    expect(r.cacheBytes).toBeGreaterThan(1 << 10);
+  });
+
+  it('counts the interned model states too (append: a state per distinct value)', () => {
+    const h = hardHistory({ seed: 3, mix: 'append', clients: 50, keys: 4, opsPerClient: 20 });
+    const r = checkLinearizability(appendModel, h, { maxCacheBytes: 200_000 });
+    expect(r.verdict).toBe('unknown');
+    if (r.verdict === 'unknown') expect(r.unknown.every((u) => u.reason === 'memory')).toBe(true);
+    expect(r.cacheBytes).toBeLessThanOrEqual(200_000);
+  });
+
+  it('a large hard history answers unknown, never an exception', () => {
+    // 50 clients, 4,000 operations, 1 key, a third of them of unknown outcome: no search could finish
+    const h = hardHistory({ seed: 9, mix: 'append', clients: 50, keys: 1, opsPerClient: 80, pending: 0.3 });
+    let r: ReturnType<typeof checkLinearizability> | undefined;
+    expect(() => { r = checkLinearizability(appendModel, h, { maxCacheBytes: 8 << 20, maxSteps: 1e12, timeoutMs: 60_000 }); }).not.toThrow();
+    expect(r!.verdict).toBe('unknown');
+    if (r!.verdict === 'unknown') expect(r!.unknown).toEqual([expect.objectContaining({ key: 'k000', reason: 'memory' })]);
+  });
+
+  it('partitions a history of 100,000 keys without a Map and decides each', () => {
+    const h: KvOperation[] = [];
+    for (let i = 0; i < 100_000; i++) {
+      const key = `k${i}`;
+      h.push(put('c1', 0, 10, 'a', key), get('c2', 20, 30, i === 99_999 ? 'b' : 'a', key));
+    }
+    expect(partitionByKey(h.slice(0, 6)).map((p) => [p.key, p.ops.length])).toEqual([['k0', 2], ['k1', 2], ['k2', 2]]);
+    const r = check(h, { timeoutMs: 60_000 });
+    expect(r.partitions).toBe(100_000);
+    expect(r.verdict).toBe('violation');
+    if (r.verdict === 'violation') expect(r.failures.map((f) => f.key)).toEqual(['k99999']);
+  });
+});
+
+describe('generated hard histories', () => {
+  it('are linearizable by construction, and not once a violation is planted', () => {
+    for (const mix of ['register', 'kv'] as const) {
+      for (let seed = 1; seed <= 3; seed++) {
+        const opts = { seed, mix, clients: 20, keys: 4, opsPerClient: 10 };
+        const h = hardHistory(opts);
+        expect(h).toHaveLength(200);
+        expect(h.some((o) => o.ret === undefined)).toBe(true);
+        expect(check(h).verdict, `${mix} ${seed}`).toBe('ok');
+        expect(check(hardHistory({ ...opts, violation: true })).verdict, `${mix} ${seed} planted`).toBe('violation');
+      }
+    }
+    for (let seed = 1; seed <= 3; seed++) {
+      const opts = { seed, mix: 'append' as const, clients: 10, keys: 4, opsPerClient: 10 };
+      expect(checkLinearizability(appendModel, hardHistory(opts)).verdict).toBe('ok');
+      expect(checkLinearizability(appendModel, hardHistory({ ...opts, violation: true })).verdict).toBe('violation');
+    }
+  });
+
+  it('agree with a brute-force search when small (append model)', () => {
+    let planted = 0;
+    for (let seed = 1; seed <= 60; seed++) {
+      const opts = { seed, mix: 'append' as const, clients: 3, keys: 1, opsPerClient: 3, pending: 0.3 };
+      const h = hardHistory(opts);
+      expect(bruteForce(appendModel, h)).toBe(true);
+      expect(checkLinearizability(appendModel, h).verdict).toBe('ok');
+      if (!h.some((o) => o.input.op === 'get' && o.ret !== undefined)) continue; // nothing to plant in
+      planted++;
+      const bad = hardHistory({ ...opts, violation: true });
+      expect(bruteForce(appendModel, bad)).toBe(false);
+      expect(checkLinearizability(appendModel, bad).verdict).toBe('violation');
+    }
+    expect(planted).toBeGreaterThan(30);
   });
 });
 

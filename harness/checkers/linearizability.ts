@@ -25,15 +25,28 @@
  * prunes the search: reaching one again cannot lead anywhere new. The search is a loop over an
  * explicit stack (no recursion), with a Zobrist hash of the bitset kept up to date in O(1) per step.
  *
+ * The search itself allocates nothing per step: model states are interned (an id per distinct
+ * state), the model's transitions (state id, operation) → state id are memoized in a small
+ * direct-mapped table (the model is called only on a miss), and the cache is one open-addressing table over typed arrays (bitset words, state id,
+ * hash; 4·W + 20 bytes an entry for W words of bitset), never a Map, so it has no size limit of
+ * its own: a memory budget bounds it.
+ *
  * Ties: a call and a return at the same time count as concurrent (calls sort first), the lenient
  * reading when clocks are coarse.
  *
  * P-compositionality: a history is linearizable iff each of its per-object sub-histories is, so a
  * model may split a history (`partition`) and each part is searched on its own; the key-value
- * model partitions by key.
+ * model partitions by key. The parts' searches are interleaved: each is resumable, and they take
+ * turns in key order, `sliceSteps` steps at a time, so a hard part does not keep the others from
+ * being decided, and the check stops at the first part found not linearizable.
  *
- * Budget: the search is exponential in the worst case. It stops after `maxSteps` steps in one
- * partition or `timeoutMs` in all, and the verdict is then `unknown` — never reported as a pass.
+ * Budgets: the search is exponential in the worst case. Each part has its own step budget
+ * (`maxSteps`) and time budget (`partitionTimeoutMs`, the sum of its turns), the whole check a
+ * wall-clock budget (`timeoutMs`), and all parts' caches together a memory budget
+ * (`maxCacheBytes`). A part that runs out of any is `unknown` with the reason — never a pass, and
+ * never an exception. When the cache is full the part stops rather than evicting: dropping
+ * entries would be sound (the cache only prunes) but can make the search exponentially longer,
+ * so it would end on the step or time budget anyway, later and with a less telling reason.
  *
  * On failure the result names the partition, the longest linearizable prefix the search reached,
  * the state it leaves, and the operations one of which had to come next — none could.
@@ -303,45 +316,44 @@ const MAX_STATES = 2 ** 26;
 
 /**
  * The configurations the search has reached: (set of operations taken, model state id), in one
- * open-addressing hash table over typed arrays — entry e's bitset is `bits[e*W .. e*W+W)` — so an
- * entry costs 4·W + 16 bytes (W: 32-bit words of the bitset; the index has two slots per entry)
- * and no object. It grows by doubling within the budget; `add` answers -1 when it cannot.
+ * open-addressing hash table over typed arrays and no objects. The index has two slots per entry,
+ * each slot [hash, entry + 1], so a probe rejects a different hash without touching the entry;
+ * entry e is `entries[e·(W+1) ..]` = [state id, W words of bitset]. An entry costs 4·W + 20
+ * bytes. The table grows by doubling within the budget; `add` answers -1 when it cannot.
  */
 class ConfigCache {
   private size = 0;
   private cap = 0;
   private mask = 0;
-  private bits = new Uint32Array(0);
-  private states = new Int32Array(0);
-  private hashes = new Uint32Array(0);
-  /** Entry index + 1 per slot; 0: empty. */
-  private slots = new Int32Array(0);
+  private entries = new Uint32Array(0);
+  private slots = new Uint32Array(0);
   bytes = 0;
 
   constructor(private readonly words: number, private readonly budget: MemoryBudget) {}
 
   private bytesFor(cap: number): number {
-    return cap * (4 * this.words + 8) + 2 * cap * 4;
+    return cap * 4 * (this.words + 1) + 2 * cap * 8;
   }
 
   /** 1: added; 0: already there; -1: full (no memory to grow). */
   add(h: number, b: Uint32Array, sid: number): number {
     const W = this.words;
+    const stride = W + 1;
     const slots = this.slots;
     const mask = this.mask;
     let i = h & mask;
     if (this.cap > 0) {
-      const hashes = this.hashes;
-      const states = this.states;
-      const bits = this.bits;
+      const entries = this.entries;
       for (;;) {
-        const e = slots[i]! - 1;
-        if (e < 0) break;
-        if (hashes[e] === h && states[e] === sid) {
-          const base = e * W;
-          let k = 0;
-          while (k < W && bits[base + k] === b[k]) k++;
-          if (k === W) return 0;
+        const e1 = slots[2 * i + 1]!;
+        if (e1 === 0) break;
+        if (slots[2 * i] === h) {
+          const base = (e1 - 1) * stride;
+          if (entries[base] === sid) {
+            let k = 0;
+            while (k < W && entries[base + 1 + k] === b[k]) k++;
+            if (k === W) return 0;
+          }
         }
         i = (i + 1) & mask;
       }
@@ -349,38 +361,37 @@ class ConfigCache {
     if (this.size === this.cap) {
       if (!this.grow()) return -1;
       i = h & this.mask;
-      while (this.slots[i] !== 0) i = (i + 1) & this.mask;
+      while (this.slots[2 * i + 1] !== 0) i = (i + 1) & this.mask;
     }
     const e = this.size++;
-    this.hashes[e] = h;
-    this.states[e] = sid;
-    const bits = this.bits;
-    const base = e * W;
-    for (let k = 0; k < W; k++) bits[base + k] = b[k]!;
-    this.slots[i] = e + 1;
+    const entries = this.entries;
+    const base = e * stride;
+    entries[base] = sid;
+    for (let k = 0; k < W; k++) entries[base + 1 + k] = b[k]!;
+    this.slots[2 * i] = h;
+    this.slots[2 * i + 1] = e + 1;
     return 1;
   }
 
   private grow(): boolean {
     const cap = this.cap === 0 ? 64 : this.cap * 2;
+    if (cap * (this.words + 1) > MAX_TYPED_LENGTH || 4 * cap > MAX_TYPED_LENGTH) return false;
     const bytes = this.bytesFor(cap);
-    if (cap * this.words > MAX_TYPED_LENGTH || 2 * cap > MAX_TYPED_LENGTH) return false;
     if (!this.budget.reserve(bytes)) return false;
-    const bits = new Uint32Array(cap * this.words);
-    bits.set(this.bits);
-    const states = new Int32Array(cap);
-    states.set(this.states);
-    const hashes = new Uint32Array(cap);
-    hashes.set(this.hashes);
-    const slots = new Int32Array(2 * cap);
+    const entries = new Uint32Array(cap * (this.words + 1));
+    entries.set(this.entries);
+    const slots = new Uint32Array(4 * cap);
     const mask = 2 * cap - 1;
-    for (let e = 0; e < this.size; e++) {
-      let i = hashes[e]! & mask;
-      while (slots[i] !== 0) i = (i + 1) & mask;
-      slots[i] = e + 1;
+    const old = this.slots;
+    for (let j = 0; j < old.length; j += 2) {
+      if (old[j + 1] === 0) continue;
+      let i = old[j]! & mask;
+      while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = old[j]!;
+      slots[2 * i + 1] = old[j + 1]!;
     }
     this.budget.release(this.bytes);
-    Object.assign(this, { bits, states, hashes, slots, mask, cap, bytes });
+    Object.assign(this, { entries, slots, mask, cap, bytes });
     return true;
   }
 
@@ -388,10 +399,8 @@ class ConfigCache {
     this.budget.release(this.bytes);
     this.bytes = 0;
     this.size = this.cap = this.mask = 0;
-    this.bits = new Uint32Array(0);
-    this.states = new Int32Array(0);
-    this.hashes = new Uint32Array(0);
-    this.slots = new Int32Array(0);
+    this.entries = new Uint32Array(0);
+    this.slots = new Uint32Array(0);
   }
 }
 
@@ -465,7 +474,7 @@ function zobristTable(n: number): Uint32Array {
 
 const END = -1;
 /** Direct-mapped memo of the model's transitions (state id, operation) → next state id. */
-const MEMO_BITS = 12;
+const MAX_MEMO_BITS = 12;
 const MEMO_REJECT = -2;
 
 type SearchStatus = 'running' | 'ok' | 'fail' | 'time' | 'memory';
@@ -497,6 +506,7 @@ class PartitionSearch<S, I, O> {
   private readonly bestOps: Int32Array;
   private readonly memoKey: Int32Array;
   private readonly memoNext: Int32Array;
+  private readonly memoBits: number;
   private bestLen = 0;
   private agree = 0;
   private depth = 0;
@@ -547,8 +557,10 @@ class PartitionSearch<S, I, O> {
     this.stackOps = new Int32Array(n);
     this.stackStates = new Int32Array(n);
     this.bestOps = new Int32Array(n);
-    this.memoKey = new Int32Array(1 << MEMO_BITS).fill(-1);
-    this.memoNext = new Int32Array(1 << MEMO_BITS);
+    // The memo: up to 2^MAX_MEMO_BITS entries, fewer for a small partition.
+    this.memoBits = Math.min(MAX_MEMO_BITS, Math.max(4, Math.ceil(Math.log2(4 * n + 1))));
+    this.memoKey = new Int32Array(1 << this.memoBits).fill(-1);
+    this.memoNext = new Int32Array(1 << this.memoBits);
     this.sid = this.states.intern(model.init());
     if (this.sid < 0) this.status = 'memory';
     this.entry = next[head]!;
@@ -569,7 +581,7 @@ class PartitionSearch<S, I, O> {
    * accept its output there, -3 when the state table is out of memory.
    */
   private successor(sid: number, o: number): number {
-    const slot = (Math.imul(sid, 0x9e3779b1) ^ Math.imul(o, 0x85ebca6b)) >>> (32 - MEMO_BITS);
+    const slot = (Math.imul(sid, 0x9e3779b1) ^ Math.imul(o, 0x85ebca6b)) >>> (32 - this.memoBits);
     const key = sid * this.n + o;
     // `key` stays exact while sid·n + o < 2^31; beyond it the memo is bypassed.
     const memoable = key < 0x7fffffff;
@@ -690,8 +702,9 @@ function diagnose<S, I, O>(
   const prefix = best.map((o) => ops[o]!);
   let state = model.init();
   for (const op of prefix) state = op.ret === undefined ? model.stepPending(state, op.input) : model.step(state, op.input, op.output as O)[1];
-  const taken = new Set(best);
-  const rest = ops.filter((_, o) => !taken.has(o));
+  const taken = new Uint8Array(ops.length);
+  for (const o of best) taken[o] = 1;
+  const rest = ops.filter((_, o) => !taken[o]);
   let blocking: Operation<I, O> | undefined;
   for (const op of rest) {
     if (op.ret !== undefined && (blocking === undefined || op.ret < blocking.ret! || (op.ret === blocking.ret && op.id < blocking.id))) blocking = op;
@@ -734,6 +747,45 @@ export type KvOperation = Operation<KvOp, KvResult>;
 const show = (v: unknown): string => JSON.stringify(v);
 
 /**
+ * Splits a history by `input.key`, keys in sorted order, each part in history order. A sort, not a
+ * Map, so any number of keys fits.
+ */
+export function partitionByKey<I extends { readonly key: string }, O>(history: readonly Operation<I, O>[]): Partition<I, O>[] {
+  const sorted = history.map((op, i) => ({ op, i }));
+  sorted.sort((a, b) => (a.op.input.key < b.op.input.key ? -1 : a.op.input.key > b.op.input.key ? 1 : a.i - b.i));
+  const parts: Partition<I, O>[] = [];
+  let start = 0;
+  for (let i = 1; i <= sorted.length; i++) {
+    if (i === sorted.length || sorted[i]!.op.input.key !== sorted[start]!.op.input.key) {
+      parts.push({ key: sorted[start]!.op.input.key, ops: sorted.slice(start, i).map((x) => x.op) });
+      start = i;
+    }
+  }
+  return parts;
+}
+
+/** Membership in a set of values, as a sorted array (no Set: any number of values fits). */
+class ValueSet {
+  private readonly strings: string[];
+  private readonly hasNull: boolean;
+  constructor(values: readonly (string | null)[]) {
+    this.hasNull = values.includes(null);
+    this.strings = values.filter((v): v is string => v !== null).sort();
+  }
+  has(v: string | null): boolean {
+    if (v === null) return this.hasNull;
+    let lo = 0;
+    let hi = this.strings.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.strings[mid]! < v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < this.strings.length && this.strings[lo] === v;
+  }
+}
+
+/**
  * The key-value store of `impl/hovercraft/kv.ts`, one key at a time: get → the value or null;
  * put → true; cas(expected, value) → whether the value was `expected` (then it becomes `value`).
  */
@@ -764,15 +816,7 @@ export const kvModel: Model<KvState, KvOp, KvResult> = {
   equal: (a, b) => a === b,
   readOnly: (op) => op.op === 'get',
   hash: (s) => (s === null ? 0x5bd1e995 : hashString(s)),
-  partition(history) {
-    const byKey = new Map<string, KvOperation[]>();
-    for (const op of history) {
-      const l = byKey.get(op.input.key);
-      if (l) l.push(op);
-      else byKey.set(op.input.key, [op]);
-    }
-    return [...byKey.keys()].sort().map((key) => ({ key, ops: byKey.get(key)! }));
-  },
+  partition: partitionByKey,
   prune(ops) {
     // A pending put or cas of value v may be dropped when no completed get returns v, no cas
     // expects v, and no completed cas that failed returned after its call: in a linearization
@@ -780,17 +824,19 @@ export const kvModel: Model<KvState, KvOp, KvResult> = {
     // (a cas would need to expect v), and nothing in between observes v (a get would return v, a
     // completed cas failing on v is ruled out, a pending cas failing on v may be dropped too), so
     // leaving it out changes no result.
-    const read = new Set<string | null>();
-    const expected = new Set<string | null>();
+    const readValues: (string | null)[] = [];
+    const expectedValues: (string | null)[] = [];
     let lastFailedCasRet = -Infinity;
     for (const o of ops) {
       if (o.input.op === 'cas') {
-        expected.add(o.input.expected);
+        expectedValues.push(o.input.expected);
         if (o.ret !== undefined && o.output === false) lastFailedCasRet = Math.max(lastFailedCasRet, o.ret);
       } else if (o.input.op === 'get' && o.ret !== undefined) {
-        read.add(o.output as string | null);
+        readValues.push(o.output as string | null);
       }
     }
+    const read = new ValueSet(readValues);
+    const expected = new ValueSet(expectedValues);
     return ops.filter((o) => {
       if (o.ret !== undefined || o.input.op === 'get') return true;
       const v = o.input.value;
