@@ -22,6 +22,10 @@ export const BUG_REASSEMBLY_LOSES_REORDERED = 'reassembly-loses-reordered-packet
 export const BUG_ROUTER_BLIND_FEEDBACK = 'router-blind-feedback';
 /** The router drops a server's account when it leaves, so a live server rejoins counted from zero. */
 export const BUG_ROUTER_FORGETS_ON_LEAVE = 'router-forgets-on-leave';
+/** The server forgets the requests it completed, so it takes and serves a duplicated REQ0 again. */
+export const BUG_SERVER_SERVES_DUPLICATE = 'server-serves-duplicate';
+/** A (re)started server takes and serves requests during its quiet period, before it announces itself. */
+export const BUG_SERVER_SERVES_BEFORE_ANNOUNCE = 'server-serves-before-announce';
 
 export const R2P2_BUGS = [
   BUG_ROUTER_EXCEEDS_BOUND,
@@ -30,6 +34,8 @@ export const R2P2_BUGS = [
   BUG_REASSEMBLY_LOSES_REORDERED,
   BUG_ROUTER_BLIND_FEEDBACK,
   BUG_ROUTER_FORGETS_ON_LEAVE,
+  BUG_SERVER_SERVES_DUPLICATE,
+  BUG_SERVER_SERVES_BEFORE_ANNOUNCE,
 ] as const;
 export type R2p2BugName = (typeof R2P2_BUGS)[number];
 

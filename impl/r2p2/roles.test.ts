@@ -8,7 +8,8 @@ import { R2p2Client, type ClientNotification } from './client.ts';
 import { digest } from '../digest.ts';
 import {
   BUG_CLIENT_ACCEPTS_WRONG_RID, BUG_REASSEMBLY_LOSES_REORDERED, BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_EXCEEDS_BOUND,
-  BUG_ROUTER_FORGETS_ON_LEAVE, BUG_SERVER_REPLIES_TWICE, R2P2_BUGS,
+  BUG_ROUTER_FORGETS_ON_LEAVE, BUG_SERVER_REPLIES_TWICE, BUG_SERVER_SERVES_BEFORE_ANNOUNCE, BUG_SERVER_SERVES_DUPLICATE,
+  R2P2_BUGS,
 } from './common.ts';
 import { CLIENT, CLIENT2, MiniNet, ROUTER, SERVER, SERVER2 } from './test-helpers.ts';
 
@@ -54,10 +55,12 @@ describe('role registry', () => {
     expect(R2P2_BUGS).toEqual([
       BUG_ROUTER_EXCEEDS_BOUND, BUG_SERVER_REPLIES_TWICE, BUG_CLIENT_ACCEPTS_WRONG_RID,
       BUG_REASSEMBLY_LOSES_REORDERED, BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_FORGETS_ON_LEAVE,
+      BUG_SERVER_SERVES_DUPLICATE, BUG_SERVER_SERVES_BEFORE_ANNOUNCE,
     ]);
     expect(R2P2_BUGS).toEqual([
       'router-exceeds-bound', 'server-replies-twice', 'client-accepts-wrong-rid',
       'reassembly-loses-reordered-packet', 'router-blind-feedback', 'router-forgets-on-leave',
+      'server-serves-duplicate', 'server-serves-before-announce',
     ]);
   });
 });

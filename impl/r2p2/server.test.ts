@@ -6,7 +6,10 @@ import {
   ZERO_ADDR, ackPacket, dropPacket, epochNewer, feedbackPacket, reassemble, sackPacket, split, type FeedbackMsg,
   type SackMsg,
 } from './codec.ts';
-import { BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, replyBody, requestBody } from './common.ts';
+import {
+  BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, BUG_SERVER_SERVES_BEFORE_ANNOUNCE, BUG_SERVER_SERVES_DUPLICATE,
+  replyBody, requestBody,
+} from './common.ts';
 import { R2p2Server, parseServerConfig, type ServerConfig } from './server.ts';
 import {
   CLIENT, CLIENT2, ROUTER, SERVER, actions, hex, msg, recv, sends, start, timer, timers, traces,
@@ -145,6 +148,17 @@ describe('r2p2-server', () => {
     expect(actions(s.handle(rx(CLIENT, multi[0]!), 1720))).toEqual(['ServerAck']);
   });
 
+  it('seeded bug server-serves-before-announce: requests in the quiet period are taken and served', () => {
+    const s = mk([BUG_SERVER_SERVES_BEFORE_ANNOUNCE], { rejoinDelayUs: 1500 });
+    s.handle(start, 100);
+    expect(s.isQuiet()).toBe(true);
+    const one = split('REQUEST', 'LB_ROUTE', 1, req(1, 16))[0]!;
+    expect(actions(s.handle(rx(CLIENT, one), 200))).toEqual(['ServerReceiveRequest']);
+    expect(actions(s.handle(timer('service'), 210))).toEqual(['ServerReply']);
+    expect(s.handle(timer('heartbeat'), 500)).toEqual([]); // still no announce before the delay is over
+    expect(actions(s.handle(timer('rejoin'), 1600))).toEqual(['ServerAnnounce']);
+  });
+
   it('rejoinDelayUs is optional (default 0: announce at start) and validated', () => {
     const base = { router: ROUTER, n: 2, heartbeatUs: 100, rtoUs: 10, gcRtos: 3 };
     expect(parseServerConfig(base).rejoinDelayUs).toBeUndefined();
@@ -209,6 +223,16 @@ describe('r2p2-server', () => {
     expect(s.handle(rx(CLIENT, p), 1)).toEqual([]);
     s.handle(timer('service'), 10);
     expect(s.handle(rx(CLIENT, p), 20)).toEqual([]);
+  });
+
+  it('seeded bug server-serves-duplicate: a copy of a completed request\'s REQ0 is taken and served again', () => {
+    const s = mk([BUG_SERVER_SERVES_DUPLICATE]);
+    const p = split('REQUEST', 'LB_ROUTE', 1, req(1, 16))[0]!;
+    expect(actions(s.handle(rx(CLIENT, p), 0))).toEqual(['ServerReceiveRequest']);
+    expect(s.handle(rx(CLIENT, p), 1)).toEqual([]); // still in service: ignored
+    s.handle(timer('service'), 10);
+    expect(actions(s.handle(rx(CLIENT, p), 20))).toEqual(['ServerReceiveRequest']);
+    expect(traces(s.handle(timer('service'), 30))[0]).toMatchObject({ action: 'ServerReply', rid: 1, served: 2 });
   });
 
   it('multi-packet request: ACK from own address, REQn reordered and duplicated, byte-exact', () => {

@@ -21,7 +21,8 @@ import { match, P } from 'ts-pattern';
 import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId, StableState } from '../core.ts';
 import { digest } from '../digest.ts';
 import {
-  BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, BoundedSet, addrField, configObject, numField,
+  BUG_REASSEMBLY_LOSES_REORDERED, BUG_SERVER_REPLIES_TWICE, BUG_SERVER_SERVES_BEFORE_ANNOUNCE, BUG_SERVER_SERVES_DUPLICATE,
+  BoundedSet, addrField, configObject, numField,
   parseRequestBody, replyBody, send, trace, tripletKey,
 } from './common.ts';
 import {
@@ -75,7 +76,11 @@ interface Job {
   readonly body: Uint8Array;
 }
 
-/** How many recently received triplets the server remembers to ignore duplicates. */
+/**
+ * How many triplets the server remembers (requests it took whole or gave up on) to ignore a
+ * duplicated REQ0 of one of them: it takes each (client, rid) at most once per incarnation as long
+ * as a duplicate arrives before 4096 newer requests (far more than a run's in-flight window).
+ */
 export const RECENT_CAP = 4096;
 
 const HEARTBEAT = 'heartbeat';
@@ -95,6 +100,8 @@ export class R2p2Server implements Core<never, never> {
   private quiet = false;
   private readonly repliesTwice: boolean;
   private readonly reorderBug: boolean;
+  private readonly servesDuplicate: boolean;
+  private readonly servesBeforeAnnounce: boolean;
 
   constructor(
     readonly node: NodeId,
@@ -104,6 +111,8 @@ export class R2p2Server implements Core<never, never> {
   ) {
     this.repliesTwice = bugs.has(BUG_SERVER_REPLIES_TWICE);
     this.reorderBug = bugs.has(BUG_REASSEMBLY_LOSES_REORDERED);
+    this.servesDuplicate = bugs.has(BUG_SERVER_SERVES_DUPLICATE);
+    this.servesBeforeAnnounce = bugs.has(BUG_SERVER_SERVES_BEFORE_ANNOUNCE);
   }
 
   handle(input: CoreInput<never>, now: Micros): Out[] {
@@ -152,7 +161,7 @@ export class R2p2Server implements Core<never, never> {
       this.quiet = false;
       return this.announce(now);
     }
-    if (this.quiet) return [];
+    if (this.quiet && (name === HEARTBEAT || !this.servesBeforeAnnounce)) return []; // BUG: serves while quiet
     if (name === HEARTBEAT) return this.announce(now);
     if (name === SERVICE) return this.finishService(now);
     if (name.startsWith('rto:')) return this.rto(name.slice(4), now);
@@ -160,7 +169,7 @@ export class R2p2Server implements Core<never, never> {
   }
 
   private receive(src: Addr, data: Uint8Array, now: Micros): Out[] {
-    if (this.quiet) return []; // quiet period: the client times out
+    if (this.quiet && !this.servesBeforeAnnounce) return []; // quiet period: the client times out (BUG: served)
     if (!parseAddr(src)) return []; // cannot name the client in FEEDBACK
     const d = decode(data);
     if (!d.ok) return [];
@@ -242,6 +251,7 @@ export class R2p2Server implements Core<never, never> {
     const reply = replyBody(job.body, replySize);
     const packets = split('RESPONSE', 'FIXED_ROUTE', job.rid, reply);
     this.served += 1;
+    if (this.servesDuplicate) this.recent.delete(tripletKey(job.client, job.rid)); // BUG: a later copy of the REQ0 looks new
     const { n, router } = this.config;
     const event = trace<never>({
       action: 'ServerReply', client: job.client, rid: job.rid, npkts: packets.length,

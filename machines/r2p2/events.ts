@@ -13,6 +13,14 @@ export type R2p2Event<A extends R2p2ActionName = R2p2ActionName> = {
 /** R2P2 request ids and packet indices are 16-bit unsigned. */
 export const U16_MAX = 0xffff;
 
+/**
+ * How many requests a server must remember to ignore a duplicated REQ0: a copy of a request it
+ * took whole, arriving before this many newer takes, is never taken again. (16-bit rids wrap, so a
+ * server cannot remember for good.) The implementation remembers exactly this many
+ * (`RECENT_CAP` of impl/r2p2/server.ts).
+ */
+export const SERVER_DEDUPE_WINDOW = 4096;
+
 export function isU16(x: unknown): x is number {
   return Number.isInteger(x) && (x as number) >= 0 && (x as number) <= U16_MAX;
 }

@@ -10,6 +10,8 @@ import type { TraceEvent } from '../../harness/trace/schema.ts';
 import type { ClientEvent } from './client.ts';
 import { clientMachine, createR2p2Monitor, r2p2Machines, routerMachine, serverMachine, type R2p2MonitorConfig } from './index.ts';
 import type { RouterContext, ServerView } from './router.ts';
+import { SERVER_DEDUPE_WINDOW } from './events.ts';
+import { RECENT_CAP } from '../../impl/r2p2/server.ts';
 import type { CoreOutput } from '../../impl/core.ts';
 import { Rng } from '../../impl/rng.ts';
 import { ZERO_ADDR, feedbackPacket, split } from '../../impl/r2p2/codec.ts';
@@ -18,6 +20,7 @@ import { R2p2Router } from '../../impl/r2p2/router.ts';
 // ---- a small run: one client, two servers, a JBSQ(2) router with a queue of 2 ----
 
 const C = '10.0.0.2:7000';
+const C2 = '10.0.0.5:7000';
 const S1 = '10.0.0.3:8000';
 const S2 = '10.0.0.4:8000';
 const R = '10.0.0.1:9000';
@@ -161,7 +164,7 @@ describe('R2P2 monitor: valid traces', () => {
     expect(run(trace).violations).toEqual([]);
   });
 
-  it('accepts a server answering a REQ0 the network duplicated, once per copy', () => {
+  it('accepts a REQ0 the network duplicated and the router dispatched to two servers, each taking it once', () => {
     const trace = [
       ...startup(),
       ev('client1', 'ClientSend', { rid: 1, policy: 'LB_ROUTE', npkts: 1, size: 100, digest: 'q1' }),
@@ -170,12 +173,40 @@ describe('R2P2 monitor: valid traces', () => {
       ev('router', 'RouterDispatch', { client: C, rid: 1, server: S1, outstanding: 1 }),
       ev('router', 'RouterDispatch', { client: C, rid: 1, server: S2, outstanding: 1 }),
       ev('server1', 'ServerReceiveRequest', { client: C, rid: 1, npkts: 1, digest: 'q1' }),
-      ev('server1', 'ServerReceiveRequest', { client: C, rid: 1, npkts: 1, digest: 'q1' }),
+      ev('server2', 'ServerReceiveRequest', { client: C, rid: 1, npkts: 1, digest: 'q1' }),
       ev('server1', 'ServerReply', { client: C, rid: 1, npkts: 1, digest: 'r1', served: 1, n: 2 }),
-      ev('server1', 'ServerReply', { client: C, rid: 1, npkts: 1, digest: 'r1', served: 2, n: 2 }),
+      ev('server2', 'ServerReply', { client: C, rid: 1, npkts: 1, digest: 'r1', served: 1, n: 2 }),
       ev('client1', 'ClientReceiveReply', { rid: 1, replyRid: 1, server: S1, digest: 'r1' }),
     ];
     expect(run(trace).violations).toEqual([]);
+  });
+
+  it('a new incarnation of a server (after a crash, once announced) may take a request the old one took', () => {
+    const trace = [
+      ...singleServed(),
+      { t: (clock += 1), node: 'server1', action: 'HostRestart' },
+      ev('server1', 'ServerAnnounce', { router: R, n: 2, served: 0 }),
+      ev('server1', 'ServerReceiveRequest', { client: C, rid: 1, npkts: 1, digest: 'q1' }),
+    ];
+    expect(run(trace).violations).toEqual([]);
+  });
+
+  it('a server may take a (client, rid) again only after a dedupe window of newer takes (16-bit rids wrap)', () => {
+    expect(SERVER_DEDUPE_WINDOW).toBe(RECENT_CAP); // the monitor's default window is what the server remembers
+    const actor = createActor(serverMachine, { input: { node: 'server1', dedupeWindow: 3 } }).start();
+    const take = (client: string, rid: number) => {
+      const before = actor.getSnapshot().context.takes;
+      actor.send({ type: 'ServerReceiveRequest', client, rid, npkts: 1, digest: 'q' });
+      return actor.getSnapshot().context.takes > before;
+    };
+    actor.send({ type: 'ServerAnnounce', router: R, n: 2, served: 0 });
+    expect(take(C, 1)).toBe(true);
+    expect(take(C2, 1)).toBe(true);
+    expect(take(C2, 2)).toBe(true);
+    expect(take(C, 1)).toBe(false); // two newer takes: still remembered
+    expect(take(C2, 3)).toBe(true);
+    expect(take(C, 1)).toBe(true); // three newer takes: out of the window
+    expect(take(C, 1)).toBe(false);
   });
 
   it('lets a client reuse a rid once the request ended (16-bit wrap) and after a restart', () => {
@@ -224,6 +255,29 @@ describe('R2P2 monitor: invalid traces', () => {
   it('server: replying twice to one request', () => {
     expectRejectsLast([...singleServed(),
       ev('server1', 'ServerReply', { client: C, rid: 1, npkts: 1, digest: 'r1', served: 2, n: 2 })], /r2p2-server .*running.*ServerReply/);
+  });
+
+  it('server: taking one request twice in an incarnation (a duplicated REQ0 served again)', () => {
+    const again = ev('server1', 'ServerReceiveRequest', { client: C, rid: 1, npkts: 1, digest: 'q1' });
+    // while the first copy is still queued, and after it was answered
+    expectRejectsLast([...singleServed().slice(0, -1), again], /r2p2-server .*running.*ServerReceiveRequest/);
+    expectRejectsLast([...singleServed(), again], /r2p2-server .*running.*ServerReceiveRequest/);
+    // a multi-packet request: a copy of its REQ0 after it was taken whole starts no new reassembly
+    const multi = [
+      ...startup(),
+      ev('server1', 'ServerAck', { client: C, rid: 2, npkts: 2 }),
+      ev('server1', 'ServerReceiveRequest', { client: C, rid: 2, npkts: 2, digest: 'q2' }),
+      ev('server1', 'ServerReply', { client: C, rid: 2, npkts: 1, digest: 'r2', served: 1, n: 2 }),
+    ];
+    expectRejectsLast([...multi, ev('server1', 'ServerAck', { client: C, rid: 2, npkts: 2 })], /ServerAck/);
+    expectRejectsLast([...multi, ev('server1', 'ServerReceiveRequest', { client: C, rid: 2, npkts: 1, digest: 'q2' })], /ServerReceiveRequest/);
+  });
+
+  it('server: a restarted server takes or answers nothing before it announces its new incarnation', () => {
+    const restarted = [...singleServed().slice(0, -1), { t: (clock += 1), node: 'server1', action: 'HostRestart' } as TraceEvent];
+    expectRejectsLast([...restarted, ev('server1', 'ServerReceiveRequest', { client: C, rid: 3, npkts: 1, digest: 'q3' })], /unannounced/);
+    expectRejectsLast([...restarted, ev('server1', 'ServerAck', { client: C, rid: 3, npkts: 2 })], /unannounced/);
+    expectRejectsLast([...restarted, ev('server1', 'ServerReply', { client: C, rid: 1, npkts: 1, digest: 'r1', served: 1, n: 2 })], /unannounced/);
   });
 
   it('server: served must rise by exactly one per reply', () => {

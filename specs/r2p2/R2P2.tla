@@ -53,7 +53,8 @@ CONSTANTS
     ModelLeave,     \* model checking: may the router drop a server? (BOOLEAN)
     Bugs            \* seeded spec bugs switched on: {} in the correct models, or
                     \* "BlindFeedback", "PhantomReply", "ForgetOnLeave", "DispatchOverBound",
-                    \* "AckDisarms" (see the R2P2<Bug>.tla variants)
+                    \* "AckDisarms", "ServeDuplicate", "ServeBeforeAnnounce" (see the
+                    \* R2P2<Bug>.tla variants)
 
 NoClient == "none"   \* the client field of an announce FEEDBACK (no request answered)
 NoServer == "none"   \* "no ACK received yet" at a client
@@ -73,6 +74,10 @@ VARIABLES
     sn,         \* the n each server announces (0 before it started)
     sserved,    \* each server's count of requests served since it (re)started
     sepoch,     \* each server's incarnation (its start time on the wire), 0 before it started
+    sup,        \* each server: its incarnation has announced itself (FALSE before the first
+                \* start and from a crash until the new incarnation's announce)
+    sdone,      \* each server: the requests (<<c, rid>>) its incarnation took whole or gave
+                \* up on (it ignores a duplicated REQ0 of one of them)
     \* ---- router ----
     rqueue,     \* the central queue: a sequence of REQ0 messages
     rservers,   \* servers eligible for dispatch
@@ -89,14 +94,15 @@ VARIABLES
     gheld,      \* per server: requests dispatched to it and not yet answered, since the
                 \* router opened the server's account (what the server holds or will hold)
     received,   \* <<s, c, rid>>: server s had the whole request (c, rid)
+    gtakes,     \* [<<s, epoch, c, rid>> |-> how often incarnation epoch of s took (c, rid) whole]
     accepted    \* replies accepted by clients: [client, rid, replyRid, server, digest]
 
 clientVars == <<creq>>
-serverVars == <<sreq, sn, sserved, sepoch>>
+serverVars == <<sreq, sn, sserved, sepoch, sup, sdone>>
 routerVars == <<rqueue, rservers, rn, rdisp, rbase, rmax, rfreed, rslots, repoch>>
-ghostVars  == <<gheld, received, accepted>>
-vars == <<creq, sreq, sn, sserved, sepoch, rqueue, rservers, rn, rdisp, rbase, rmax, rfreed,
-          rslots, repoch, net, gheld, received, accepted>>
+ghostVars  == <<gheld, received, gtakes, accepted>>
+vars == <<creq, sreq, sn, sserved, sepoch, sup, sdone, rqueue, rservers, rn, rdisp, rbase, rmax,
+          rfreed, rslots, repoch, net, gheld, received, gtakes, accepted>>
 
 -----------------------------------------------------------------------------
 (* Network helpers *)
@@ -131,6 +137,8 @@ Init ==
     /\ sn = [s \in Servers |-> 0]
     /\ sserved = [s \in Servers |-> 0]
     /\ sepoch = [s \in Servers |-> 0]
+    /\ sup = [s \in Servers |-> FALSE]
+    /\ sdone = [s \in Servers |-> {}]
     /\ rqueue = <<>>
     /\ rservers = {}
     /\ rn = [s \in Servers |-> 0]
@@ -143,6 +151,7 @@ Init ==
     /\ net = <<>>
     /\ gheld = [s \in Servers |-> {}]
     /\ received = {}
+    /\ gtakes = <<>>
     /\ accepted = {}
 
 Issued(c, r) == Key(c, r) \in DOMAIN creq
@@ -202,7 +211,7 @@ ClientReceiveReply(c, rid, replyRid, server, digest) ==
     /\ SetReq(c, rid, [creq[Key(c, rid)] EXCEPT !.st = "replied", !.armed = FALSE])
     /\ accepted' = accepted \cup {[client |-> c, rid |-> rid, replyRid |-> replyRid,
                                    server |-> server, digest |-> digest]}
-    /\ UNCHANGED <<net, serverVars, routerVars, gheld, received>>
+    /\ UNCHANGED <<net, serverVars, routerVars, gheld, received, gtakes>>
 
 (* A DROP for rid arrives (from the router, whose queue was full): the      *)
 (* request completes with an error.                                         *)
@@ -229,39 +238,60 @@ ClientTimeout(c, rid) ==
 (* change; each heartbeat is a new copy, deliverable even if an equal one   *)
 (* was) or at a (re)start.  (Models without leave send an equal heartbeat   *)
 (* only once: the router has joined the server and a repeated count changes *)
-(* nothing, so the copies would only add states.)                           *)
+(* nothing, so the copies would only add states.)  A crashed server, or one *)
+(* still quiet after its restart, sends nothing.                            *)
 ServerHeartbeat(s, n) ==
-    /\ sn[s] # 0
+    /\ sup[s]
     /\ n \in Nat \ {0}
     /\ LET fb == FbMsg(s, NoClient, 0, "count", n, sserved[s], sepoch[s])
        IN IF ModelLeave
           THEN net' = [m \in DOMAIN net \cup {fb} |-> IF m = fb THEN 0 ELSE net[m]]
           ELSE Send({fb})
     /\ sn' = [sn EXCEPT ![s] = n]
-    /\ UNCHANGED <<clientVars, sreq, sserved, sepoch, routerVars, ghostVars>>
+    /\ UNCHANGED <<clientVars, sreq, sserved, sepoch, sup, sdone, routerVars, ghostVars>>
 
-(* A (re)start: a new incarnation with served = 0 that forgot every request *)
-(* it held.  A (re)started server keeps quiet (ignores requests, sends      *)
+(* The server's host crashes (the trace's HostCrash of a server): the       *)
+(* process and its volatile state are gone.  Whatever starts next is a new  *)
+(* incarnation (a fresh core with a new epoch) that keeps quiet, taking no  *)
+(* request, until its announce (ServerStart).  A crash of a server that is  *)
+(* down or quiet already starts yet another incarnation.                    *)
+ServerCrash(s) ==
+    /\ s \in Servers
+    /\ sup' = [sup EXCEPT ![s] = FALSE]
+    /\ sreq' = [sreq EXCEPT ![s] = <<>>]
+    /\ sserved' = [sserved EXCEPT ![s] = 0]
+    /\ sdone' = [sdone EXCEPT ![s] = {}]
+    /\ sepoch' = [sepoch EXCEPT ![s] = @ + 1]
+    /\ UNCHANGED <<clientVars, sn, routerVars, net, ghostVars>>
+
+(* A (re)start announces a new incarnation with served = 0 that holds no   *)
+(* request.  A (re)started server keeps quiet (ignores requests, sends      *)
 (* nothing) for longer than the router's silence timeout plus the longest   *)
 (* time a packet stays in flight, and announces at the end: by then the     *)
 (* router has dropped it from the eligible set, and every packet sent to    *)
-(* it or by it before is delivered or lost (the start retires them).        *)
+(* it or by it before is delivered or lost (the start retires them).  The   *)
+(* announce ends the quiet period begun by a ServerCrash (the incarnation   *)
+(* and its epoch are the crash's); without a crash before it (a first boot, *)
+(* or a restart the trace does not show) it is itself the new incarnation.  *)
 ServerStart(s, n) ==
     /\ n \in Nat \ {0}
     /\ s \notin rservers
-    /\ sreq' = [sreq EXCEPT ![s] = <<>>]
-    /\ sserved' = [sserved EXCEPT ![s] = 0]
-    /\ sepoch' = [sepoch EXCEPT ![s] = @ + 1]
-    /\ gheld' = [gheld EXCEPT ![s] = {}]
-    /\ LET fb == FbMsg(s, NoClient, 0, "count", n, 0, sepoch[s] + 1)
+    /\ LET epoch == IF sup[s] \/ sepoch[s] = 0 THEN sepoch[s] + 1 ELSE sepoch[s]
+           fb == FbMsg(s, NoClient, 0, "count", n, 0, epoch)
            Old(m) == \/ m.type \in {"REQ0", "REQN"} /\ m.dst = s
                      \/ m.type = "FEEDBACK" /\ m.server = s
-       IN net' = [m \in DOMAIN net \cup {fb} |->
-                    IF m \in DOMAIN net
-                    THEN IF Old(m) THEN MaxDeliveries ELSE net[m]
-                    ELSE 0]
+       IN /\ sepoch' = [sepoch EXCEPT ![s] = epoch]
+          /\ net' = [m \in DOMAIN net \cup {fb} |->
+                       IF m \in DOMAIN net
+                       THEN IF Old(m) THEN MaxDeliveries ELSE net[m]
+                       ELSE 0]
+    /\ sreq' = [sreq EXCEPT ![s] = <<>>]
+    /\ sserved' = [sserved EXCEPT ![s] = 0]
+    /\ sdone' = [sdone EXCEPT ![s] = {}]
+    /\ sup' = [sup EXCEPT ![s] = TRUE]
+    /\ gheld' = [gheld EXCEPT ![s] = {}]
     /\ sn' = [sn EXCEPT ![s] = n]
-    /\ UNCHANGED <<clientVars, routerVars, received, accepted>>
+    /\ UNCHANGED <<clientVars, routerVars, received, gtakes, accepted>>
 
 (* The announce event: a heartbeat, or a (re)start (served 0).             *)
 ServerAnnounce(s, router, n, served) ==
@@ -276,22 +306,43 @@ SetSreq(s, c, r, rec) ==
 DelSreq(s, c, r) ==
     sreq' = [sreq EXCEPT ![s] = [x \in DOMAIN sreq[s] \ {Key(c, r)} |-> sreq[s][x]]]
 
+(* Whether server s takes requests: its incarnation has announced itself.  *)
+(* The buggy variant R2P2ServeBeforeAnnounce lets a restarted server take   *)
+(* them during its quiet period.                                            *)
+Serving(s) ==
+    \/ sup[s]
+    \/ "ServeBeforeAnnounce" \in Bugs /\ sepoch[s] > 0   \* BUG: serves before its announce
+
+(* Whether a REQ0 of (c, r) is new to server s: it holds no such request,  *)
+(* and this incarnation has not taken it before (a duplicated REQ0 of a     *)
+(* request it served or gave up on is ignored).  The buggy variant          *)
+(* R2P2ServeDuplicate forgets the requests it completed.                    *)
+NewToServer(s, c, r) ==
+    /\ ~Holds(s, c, r)
+    /\ Key(c, r) \notin sdone[s] \/ "ServeDuplicate" \in Bugs   \* BUG: takes a duplicate again
+
+\* gtakes with one more take of (c, r) by the current incarnation of s.
+CountTake(s, c, r) ==
+    LET k == <<s, sepoch[s], c, r>>
+    IN gtakes' = [x \in DOMAIN gtakes \cup {k} |->
+                    IF x = k THEN (IF k \in DOMAIN gtakes THEN gtakes[k] ELSE 0) + 1 ELSE gtakes[x]]
+
 (* The REQ0 of a multi-packet request arrives (forwarded by the router,    *)
 (* source address still the client's): the server keeps the incomplete     *)
 (* request and answers ACK (REQRDY) to the client.  A duplicate REQ0 of a   *)
 (* request it is still reassembling is answered with ACK again.             *)
 ServerAck(s, client, rid, npkts) ==
-    /\ sn[s] # 0
+    /\ Serving(s)
     /\ npkts > 1
     /\ \E m \in Msgs("REQ0") :
           /\ m.client = client /\ m.rid = rid /\ m.npkts = npkts /\ m.dst = s
           /\ Deliverable(m)
-          /\ \/ /\ ~Holds(s, client, rid)
+          /\ \/ /\ NewToServer(s, client, rid)
                 /\ SetSreq(s, client, rid, [st |-> "partial", npkts |-> npkts, digest |-> m.digest])
              \/ /\ Holds(s, client, rid) /\ sreq[s][Key(client, rid)].st = "partial"
                 /\ UNCHANGED sreq
           /\ DeliverAndSend(m, {AckMsg(client, rid, s)})
-    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, routerVars, ghostVars>>
+    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, sup, sdone, routerVars, ghostVars>>
 
 \* The REQn packets (c, rid) the server may have received: those sent to it.
 Arrived(s, c, r, i, d) == Sent(ReqnMsg(c, r, i, d, s))
@@ -308,13 +359,14 @@ ServerSack(s, client, rid, missing) ==
     /\ UNCHANGED <<clientVars, serverVars, routerVars, ghostVars>>
 
 (* The server has the whole request and queues it for its handler: either  *)
-(* a one-packet REQ0 arrives, or every REQn of an ACKed request has arrived *)
-(* (reassembled in any order).  digest is the reassembled body's: it must  *)
-(* be the body the client sent (byte-exact reassembly).                     *)
+(* a one-packet REQ0 new to it arrives, or every REQn of an ACKed request   *)
+(* has arrived (reassembled in any order).  digest is the reassembled       *)
+(* body's: it must be the body the client sent (byte-exact reassembly).     *)
+(* The incarnation takes each (client, rid) at most once.                   *)
 ServerReceiveRequest(s, client, rid, npkts, digest) ==
-    /\ sn[s] # 0
+    /\ Serving(s)
     /\ \/ /\ npkts = 1
-          /\ ~Holds(s, client, rid)
+          /\ NewToServer(s, client, rid)
           /\ \E m \in Msgs("REQ0") :
                 /\ m.client = client /\ m.rid = rid /\ m.npkts = 1 /\ m.dst = s
                 /\ m.digest = digest
@@ -327,8 +379,10 @@ ServerReceiveRequest(s, client, rid, npkts, digest) ==
              /\ \A idx \in 1..(npkts - 1) : Arrived(s, client, rid, idx, digest)
           /\ UNCHANGED net
     /\ SetSreq(s, client, rid, [st |-> "queued", npkts |-> npkts, digest |-> digest])
+    /\ sdone' = [sdone EXCEPT ![s] = @ \cup {Key(client, rid)}]
     /\ received' = received \cup {<<s, client, rid>>}
-    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, routerVars, gheld, accepted>>
+    /\ CountTake(s, client, rid)
+    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, sup, routerVars, gheld, accepted>>
 
 (* The handler finished a queued request: the server sends the reply (of   *)
 (* npkts packets, body digest) straight to the client and a FEEDBACK to the *)
@@ -346,16 +400,17 @@ ServerReply(s, client, rid, npkts, digest, served, n) ==
     /\ \E form \in Forms :
           Send({ReplyMsg(client, rid, s, npkts, digest), FbMsg(s, client, rid, form, n, served, sepoch[s])})
     /\ gheld' = [gheld EXCEPT ![s] = @ \ {Key(client, rid)}]
-    /\ UNCHANGED <<clientVars, sn, sepoch, routerVars, received, accepted>>
+    /\ UNCHANGED <<clientVars, sn, sepoch, sup, sdone, routerVars, received, gtakes, accepted>>
 
 (* The server gives up on a request it could not reassemble (its timer    *)
 (* fired after a few RTOs).  No FEEDBACK: the router learns of it only      *)
-(* through a later served count.                                            *)
+(* through a later served count.  A duplicated REQ0 of it is ignored.       *)
 ServerGc(s, client, rid) ==
     /\ Holds(s, client, rid)
     /\ sreq[s][Key(client, rid)].st = "partial"
     /\ DelSreq(s, client, rid)
-    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, routerVars, net, ghostVars>>
+    /\ sdone' = [sdone EXCEPT ![s] = @ \cup {Key(client, rid)}]
+    /\ UNCHANGED <<clientVars, sn, sserved, sepoch, sup, routerVars, net, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* ------------------------------ ROUTER --------------------------------- *)
@@ -425,7 +480,7 @@ RouterDispatch(client, rid, server, outstanding) ==
     /\ gheld' = [gheld EXCEPT ![server] = @ \cup {Key(client, rid)}]
     /\ outstanding = Out(server) + 1
     /\ UNCHANGED <<clientVars, serverVars, rservers, rn, rbase, rmax, rfreed, repoch,
-                   received, accepted>>
+                   received, gtakes, accepted>>
 
 (* How a FEEDBACK m from a known server s changes the router's view.  This *)
 (* is what the buggy variant R2P2BlindFeedback replaces.                   *)
@@ -481,7 +536,7 @@ RouterRestart ==
     /\ rslots' = [s \in Servers |-> {}]
     /\ repoch' = [s \in Servers |-> 0]
     /\ gheld' = [s \in Servers |-> {}]
-    /\ UNCHANGED <<clientVars, serverVars, net, received, accepted>>
+    /\ UNCHANGED <<clientVars, serverVars, net, received, gtakes, accepted>>
 
 (* Whether FEEDBACK m opens a new account for server s: the router has     *)
 (* none (incarnation 0), or m is count-form and comes from a newer          *)
@@ -554,8 +609,10 @@ ClientNext ==
 ServerNext ==
     \E s \in Servers :
        \/ \E n \in NValues : ServerHeartbeat(s, n)
-       \* (model checking: a server restarts at most once, so incarnations stay bounded)
-       \/ (sn[s] = 0 \/ (ModelRestarts /\ sepoch[s] < 2)) /\ \E n \in NValues : ServerStart(s, n)
+       \* (model checking: a server crashes at most once, so incarnations stay bounded;
+       \* it announces its first incarnation, and the one after the crash)
+       \/ ~sup[s] /\ \E n \in NValues : ServerStart(s, n)
+       \/ ModelRestarts /\ sup[s] /\ sepoch[s] < 2 /\ ServerCrash(s)
        \/ \E m \in Msgs("REQ0") :
              /\ m.dst = s
              /\ \/ ServerAck(s, m.client, m.rid, m.npkts)
@@ -606,6 +663,9 @@ TypeOK ==
     /\ \A s \in Servers : \A k \in DOMAIN sreq[s] : sreq[s][k].st \in {"partial", "queued"}
     /\ sn \in [Servers -> Nat] /\ sserved \in [Servers -> Nat]
     /\ sepoch \in [Servers -> Nat] /\ repoch \in [Servers -> Nat]
+    /\ sup \in [Servers -> BOOLEAN]
+    /\ sdone \in [Servers -> SUBSET (Clients \X RidRange)]
+    /\ \A k \in DOMAIN gtakes : gtakes[k] \in Nat
     /\ Len(rqueue) <= QueueCap
     /\ rservers \subseteq Servers
     /\ rdisp \in [Servers -> Nat] /\ rfreed \in [Servers -> Nat]
@@ -632,6 +692,17 @@ ReplyMatchesRequest ==
        /\ <<a.server, a.client, a.rid>> \in received
        /\ \E m \in Msgs("REPLY") :
              m.client = a.client /\ m.rid = a.rid /\ m.server = a.server /\ m.digest = a.digest
+
+(* A server takes each (client, rid) at most once per incarnation: a REQ0  *)
+(* the network duplicated, or the router dispatched twice, is not served    *)
+(* again.                                                                   *)
+ServerTakesOnce == \A k \in DOMAIN gtakes : gtakes[k] <= 1
+
+(* A server serves only once its incarnation has announced itself: one     *)
+(* that crashed, or is still quiet after its restart, holds no request and  *)
+(* has served none.                                                         *)
+ServesOnlyAnnounced ==
+    \A s \in Servers : ~sup[s] => (sreq[s] = <<>> /\ sserved[s] = 0)
 
 (* No silent loss, the state-based part: a pending request always has its  *)
 (* timer armed, so it cannot stay pending forever.                          *)

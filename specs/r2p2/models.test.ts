@@ -22,6 +22,8 @@ describe('R2P2 spec models', () => {
     ['R2P2ForgetOnLeave', 'JbsqBound'],
     ['R2P2DispatchOverBound', 'RouterCountBound'],
     ['R2P2AckDisarms', 'PendingHasTimer'],
+    ['R2P2ServeDuplicate', 'ServerTakesOnce'],
+    ['R2P2ServeBeforeAnnounce', 'ServesOnlyAnnounced'],
   ])('%s violates %s with a counterexample', async (variant, invariant) => {
     const r = await runTlc({ module: `${DIR}/${variant}.tla`, config: `${DIR}/${variant}.cfg` });
     expect(r.outcome).toBe('invariant-violated');

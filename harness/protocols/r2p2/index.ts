@@ -55,6 +55,18 @@ export const R2P2_SEEDED_BUGS: readonly SeededBug[] = [
       'holds requests.',
     caughtBy: ['jbsq-bound'],
   },
+  {
+    name: 'server-serves-duplicate',
+    description: 'The server forgets the requests it completed, so a copy of a REQ0 the network duplicated (or the router ' +
+      'dispatched twice) that arrives after the reply is taken and served again.',
+    caughtBy: ['server-takes-once', 'monitor', 'tlc'],
+  },
+  {
+    name: 'server-serves-before-announce',
+    description: 'A (re)started server takes and serves the requests that reach it during its quiet period, before it ' +
+      'announces its new incarnation (requests the router still dispatches to the crashed one).',
+    caughtBy: ['serves-after-announce', 'monitor', 'tlc'],
+  },
 ];
 
 /** The rules of R2P2 with JBSQ and the independent checks that hold each (docs/r2p2.md). */
@@ -89,14 +101,16 @@ export const R2P2_MODELS: readonly SpecModel[] = [
     config: 'specs/r2p2/MCDup.cfg',
     expect: 'ok',
     description: 'Duplication: every message may be delivered twice (REQ0 at router and server, FEEDBACK); count-form ' +
-      'FEEDBACK, one server: the same invariants hold (the count form is idempotent).',
+      'FEEDBACK, one server, one request of 1 or 2 packets: the same invariants hold (the count form is idempotent), and ' +
+      'ServerTakesOnce and ServesOnlyAnnounced (the server takes a duplicated request once).',
   },
   {
     module: 'specs/r2p2/MCR2P2.tla',
     config: 'specs/r2p2/MCLeave.cfg',
     expect: 'ok',
-    description: 'Leave, rejoin and server restarts: 2 clients, 1 server, JBSQ(1); the router keeps a server\'s account ' +
-      'across a leave and opens a new one for a new incarnation: the same invariants hold.',
+    description: 'Leave, rejoin and server crashes and restarts: 2 clients, 1 server, JBSQ(1); the router keeps a server\'s ' +
+      'account across a leave and opens a new one for a new incarnation: the same invariants hold, and ServerTakesOnce and ' +
+      'ServesOnlyAnnounced (a restarted server is quiet until its announce).',
   },
   {
     module: 'specs/r2p2/R2P2BlindFeedback.tla',
@@ -134,6 +148,22 @@ export const R2P2_MODELS: readonly SpecModel[] = [
     violates: 'PendingHasTimer',
     description: 'Buggy client: the ACK of a multi-packet request stops its timer, so the request can stay pending for ' +
       'good: PendingHasTimer is violated.',
+  },
+  {
+    module: 'specs/r2p2/R2P2ServeDuplicate.tla',
+    config: 'specs/r2p2/R2P2ServeDuplicate.cfg',
+    expect: 'violation',
+    violates: 'ServerTakesOnce',
+    description: 'Buggy server: it forgets the requests it completed, so a duplicated REQ0 is taken again (the MCDup ' +
+      'model): ServerTakesOnce is violated.',
+  },
+  {
+    module: 'specs/r2p2/R2P2ServeBeforeAnnounce.tla',
+    config: 'specs/r2p2/R2P2ServeBeforeAnnounce.cfg',
+    expect: 'violation',
+    violates: 'ServesOnlyAnnounced',
+    description: 'Buggy server: after a crash its new incarnation takes requests before it announces itself (the MCLeave ' +
+      'model): ServesOnlyAnnounced is violated.',
   },
 ];
 

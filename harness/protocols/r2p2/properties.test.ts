@@ -6,8 +6,10 @@ import { describe, expect, it } from 'vitest';
 import type { Fault } from '../../scenario/types.ts';
 import type { TraceEvent } from '../../trace/schema.ts';
 import {
-  atMostOneReply, byteExactReassembly, jbsqBound, noSilentLoss, r2p2Properties, replyMatchesRequest,
+  atMostOneReply, byteExactReassembly, jbsqBound, noSilentLoss, r2p2Properties, replyMatchesRequest, servesAfterAnnounce,
+  serverTakesOnce,
 } from './properties.ts';
+import { SERVER_DEDUPE_WINDOW } from '../../../machines/r2p2/events.ts';
 import { r2p2Timing, type R2p2Scenario } from './scenario.ts';
 
 const C1 = '10.0.0.2:7000';
@@ -122,7 +124,8 @@ describe('all checkers on correct traces', () => {
   it('have distinct names, each reported as `check`', () => {
     expect(new Set(r2p2Properties.map((p) => p.name)).size).toBe(r2p2Properties.length);
     expect(r2p2Properties.map((p) => p.name).sort()).toEqual(
-      ['at-most-one-reply', 'byte-exact-reassembly', 'jbsq-bound', 'no-silent-loss', 'reply-matches-request']);
+      ['at-most-one-reply', 'byte-exact-reassembly', 'jbsq-bound', 'no-silent-loss', 'reply-matches-request',
+        'server-takes-once', 'serves-after-announce']);
   });
 });
 
@@ -421,11 +424,68 @@ describe('at-most-one-reply', () => {
     expect(check(withoutHostEvents(trace), scenario({ faults }))).toEqual([]);
   });
 
-  it('allows one reply per receipt (a request received twice, e.g. by two servers or again later)', () => {
+  it('allows one reply per receipt (a request received twice, e.g. by two servers or again later: server-takes-once forbids the latter)', () => {
     const trace = [
       receive(100, 'server1', C1, 1, 'a'), reply(200, 'server1', C1, 1, 'r', 1),
       receive(300, 'server1', C1, 1, 'a'), reply(400, 'server1', C1, 1, 'r', 2),
       receive(100, 'server2', C1, 1, 'a'), reply(200, 'server2', C1, 1, 'r', 1),
+    ];
+    expect(check(trace)).toEqual([]);
+  });
+});
+
+describe('server-takes-once', () => {
+  const check = (trace: TraceEvent[]) => serverTakesOnce.check(trace, scenario(), ADDRS);
+
+  it('fails when a server takes a duplicated REQ0 of a request it already served', () => {
+    const trace = [...rpc(100, 'client1', 1, 'server1', 1), receive(700, 'server1', C1, 1, 'req-client1-1'), reply(900, 'server1', C1, 1, 'r', 2)];
+    expect(check(trace)).toMatchObject([{ check: 'server-takes-once', events: [7, 3] }]);
+    // while the first copy is still queued, too
+    expect(check([receive(100, 'server1', C1, 1, 'a'), receive(110, 'server1', C1, 1, 'a')])).toMatchObject([{ events: [1, 0] }]);
+  });
+
+  it('passes when the copies go to two servers, to two rids or clients, or to a new incarnation after a crash', () => {
+    expect(check([receive(100, 'server1', C1, 1, 'a'), receive(100, 'server2', C1, 1, 'a'),
+      receive(200, 'server1', C1, 2, 'b'), receive(200, 'server1', C2, 1, 'c')])).toEqual([]);
+    const restarted = [receive(100, 'server1', C1, 1, 'a'), crash(1_000, 'server1'), restart(2_000, 'server1'),
+      announce(3_000, 'server1'), receive(3_100, 'server1', C1, 1, 'a')];
+    expect(check(restarted)).toEqual([]);
+    // without the trace's HostCrash it is the same incarnation
+    expect(check(withoutHostEvents(restarted))).toMatchObject([{ check: 'server-takes-once' }]);
+  });
+
+  it('lets a rid come back after the dedupe window (16-bit rids wrap), not before', () => {
+    const others = Array.from({ length: SERVER_DEDUPE_WINDOW - 1 }, (_, k) => receive(200 + k, 'server1', C2, k + 1, 'x'));
+    const first = receive(100, 'server1', C1, 1, 'a');
+    const again = receive(100_000, 'server1', C1, 1, 'a');
+    expect(check([first, ...others, again])).toHaveLength(1);
+    expect(check([first, ...others, receive(99_000, 'server1', C2, 0, 'x'), again])).toEqual([]);
+  });
+});
+
+describe('serves-after-announce', () => {
+  const check = (trace: TraceEvent[]) => servesAfterAnnounce.check(trace, scenario(), ADDRS);
+
+  it('fails when a restarted server takes a request before its new incarnation announced itself', () => {
+    const trace = [
+      announce(0, 'server1'), receive(100, 'server1', C1, 1, 'a'), crash(1_000, 'server1'), restart(2_000, 'server1'),
+      receive(2_100, 'server1', C1, 2, 'b'), announce(5_000, 'server1'), receive(5_100, 'server1', C1, 3, 'c'),
+    ];
+    const vs = check(trace);
+    expect(vs).toMatchObject([{ check: 'serves-after-announce', events: [4, 2] }]);
+    expect(vs[0]!.message).toMatch(/after its crash/);
+  });
+
+  it('fails on any serving step before the first announce, and on a reply of the crashed incarnation after the crash', () => {
+    expect(check([ev(10, 'server1', 'ServerAck', { client: C1, rid: 1, npkts: 2 })])).toMatchObject([{ events: [0] }]);
+    expect(check([announce(0, 'server1'), receive(100, 'server1', C1, 1, 'a'), crash(1_000, 'server1'),
+      reply(1_500, 'server1', C1, 1, 'r', 1)])).toMatchObject([{ events: [3, 2] }]);
+  });
+
+  it('passes when every incarnation announces before it serves', () => {
+    const trace = [
+      announce(0, 'server1'), receive(100, 'server1', C1, 1, 'a'), reply(200, 'server1', C1, 1, 'r', 1),
+      crash(1_000, 'server1'), restart(2_000, 'server1'), announce(5_000, 'server1'), receive(5_100, 'server1', C1, 2, 'b'),
     ];
     expect(check(trace)).toEqual([]);
   });
@@ -440,6 +500,8 @@ describe('every checker can fail (rule 5)', () => {
       'no-silent-loss': (t) => t.filter((e) => e.action !== 'ClientTimeout'),
       'byte-exact-reassembly': (t) => t.map((e) => (e.action === 'ServerReceiveRequest' && e['rid'] === 2 ? { ...e, digest: 'x' } : e)),
       'at-most-one-reply': (t) => t.flatMap((e) => (e.action === 'ServerReply' ? [e, e] : [e])),
+      'server-takes-once': (t) => t.flatMap((e) => (e.action === 'ServerReceiveRequest' && e['rid'] === 2 ? [e, e] : [e])),
+      'serves-after-announce': (t) => t.filter((e) => e.action !== 'ServerAnnounce'),
     };
     for (const p of r2p2Properties) {
       const mutate = mutations[p.name]!;

@@ -15,6 +15,7 @@ import type { Addr, NodeId } from '../../../impl/core.ts';
 import { R2P2_ACTIONS, type R2p2TraceBody } from '../../../impl/r2p2/actions.ts';
 import type { PropertyChecker, Violation } from '../../protocol.ts';
 import type { Trace } from '../../trace/schema.ts';
+import { SERVER_DEDUPE_WINDOW } from '../../../machines/r2p2/events.ts';
 import { ROUTER_NODE, r2p2Timing, type R2p2Scenario } from './scenario.ts';
 
 export type R2p2Event = R2p2TraceBody & { readonly t: number; readonly node: string };
@@ -478,6 +479,79 @@ export const atMostOneReply: PropertyChecker<R2p2Scenario> = {
   },
 };
 
+// ---------------------------------------------------------------------------------------------
+
+export const serverTakesOnce: PropertyChecker<R2p2Scenario> = {
+  name: 'server-takes-once',
+  description:
+    'A server takes each (client, rid) whole (ServerReceiveRequest) at most once per incarnation: a REQ0 the network ' +
+    'duplicated or the router dispatched twice is not served again. Incarnations end at the trace\'s HostCrash of the ' +
+    `server; a take after ${SERVER_DEDUPE_WINDOW} newer takes of the incarnation (the server's dedupe window; 16-bit rids wrap) is a new request.`,
+  check(trace) {
+    const name = 'server-takes-once';
+    const out: Violation[] = [];
+    /** Per server node: its takes in this incarnation, by client address|rid, and how many. */
+    const taken = new Map<NodeId, { byKey: Map<string, { i: number; ordinal: number }>; takes: number }>();
+    const tracker = crashTracker(trace, (node) => taken.delete(node));
+    for (const { i, e } of r2p2Events(trace)) {
+      tracker.before(e.t);
+      if (e.action !== 'ServerReceiveRequest') continue;
+      let s = taken.get(e.node);
+      if (!s) taken.set(e.node, (s = { byKey: new Map(), takes: 0 }));
+      const k = key(e.client, e.rid);
+      const prev = s.byKey.get(k);
+      s.takes += 1;
+      if (prev && s.takes - prev.ordinal <= SERVER_DEDUPE_WINDOW) {
+        out.push(v(name, `${e.node} took request (${e.client}, ${e.rid}) again in the same incarnation (first taken at event ${prev.i})`, [i, prev.i]));
+      }
+      s.byKey.set(k, { i, ordinal: s.takes });
+    }
+    return out;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------
+
+const SERVING_ACTIONS: ReadonlySet<string> = new Set(['ServerAck', 'ServerSack', 'ServerReceiveRequest', 'ServerReply', 'ServerGc']);
+
+export const servesAfterAnnounce: PropertyChecker<R2p2Scenario> = {
+  name: 'serves-after-announce',
+  description:
+    'A server takes, reassembles and answers requests (ServerAck, ServerSack, ServerReceiveRequest, ServerReply, ServerGc) ' +
+    'only once its incarnation has announced itself (ServerAnnounce): at its start, and again after each HostCrash ' +
+    'of the server, whose next incarnation keeps quiet until its announce.',
+  check(trace) {
+    const name = 'serves-after-announce';
+    const out: Violation[] = [];
+    /** Per server node: the index of its incarnation's announce (absent: not announced yet). */
+    const announced = new Map<NodeId, number>();
+    /** Per node: the index of its latest HostCrash. */
+    const lastCrash = new Map<NodeId, number>();
+    // In trace order: a HostCrash is stamped once the node is gone, after every event of the dead
+    // process, so what follows it is the next incarnation's.
+    trace.forEach((e, i) => {
+      if (e.action === 'HostCrash') {
+        announced.delete(e.node);
+        lastCrash.set(e.node, i);
+        return;
+      }
+      if (!ACTIONS.has(e.action)) return;
+      const r = e as unknown as R2p2Event;
+      if (r.action === 'ServerAnnounce') {
+        if (!announced.has(r.node)) announced.set(r.node, i);
+      } else if (SERVING_ACTIONS.has(r.action) && !announced.has(r.node)) {
+        const crash = lastCrash.get(r.node);
+        const what = 'client' in r ? ` (${r.client}, ${r.rid})` : '';
+        out.push(v(name, crash === undefined
+          ? `${r.node} did ${r.action}${what} before its first announce`
+          : `${r.node} did ${r.action}${what} after its crash (event ${crash}) and before its new incarnation announced itself`,
+        crash === undefined ? [i] : [i, crash]));
+      }
+    });
+    return out;
+  },
+};
+
 export const r2p2Properties: readonly PropertyChecker<R2p2Scenario>[] = [
-  replyMatchesRequest, jbsqBound, noSilentLoss, byteExactReassembly, atMostOneReply,
+  replyMatchesRequest, jbsqBound, noSilentLoss, byteExactReassembly, atMostOneReply, serverTakesOnce, servesAfterAnnounce,
 ];

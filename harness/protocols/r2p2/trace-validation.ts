@@ -38,6 +38,8 @@ export const ZERO_ADDR: Addr = '0.0.0.0:0';
 /** The spec's name for "no client" (`NoClient` in R2P2.tla). */
 const NO_CLIENT = 'none';
 const ROUTER_ID = 'router';
+/** Server node ids are `server1`, `server2`, ... (scenario.ts). */
+const SERVER_PREFIX = 'server';
 
 /** Topology fields the validation reads (`R2p2Topology` of scenario.ts). */
 interface TopologyLike {
@@ -53,6 +55,7 @@ interface TopologyLike {
  */
 export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
   RouterRestart: [],
+  ServerCrash: ['node'],
   ClientSend: ['node', 'rid', 'policy', 'npkts', 'size', 'digest'],
   ClientReceiveAck: ['node', 'rid', 'server'],
   ClientResend: ['node', 'rid', 'server', 'set:packets'],
@@ -90,16 +93,21 @@ const policyOf = (topology: TopologyLike): 'JBSQ' | 'RANDOM' =>
 
 /**
  * The event as the spec sees it, or undefined when it is no spec action: `Net*` annotations (the
- * spec's network loses, duplicates and reorders by itself) and host faults, except the router's
- * crash, which is the spec's `RouterRestart`: the router's state is gone from its crash on (the
- * restarted router starts empty, and a router that stays down takes no further action), so a
- * server may restart while it is down. A server's restart shows as its announce with served 0; a
- * crash or a pause changes nothing else the spec tracks.
+ * spec's network loses, duplicates and reorders by itself) and host faults, except crashes:
+ * - the router's crash is the spec's `RouterRestart`: the router's state is gone from its crash on
+ *   (the restarted router starts empty, and a router that stays down takes no further action), so
+ *   a server may restart while it is down;
+ * - a server's crash is the spec's `ServerCrash`: whatever runs next is a new incarnation that
+ *   takes no request before its announce (served 0, the spec's `ServerStart`).
+ * A restart, a pause or a clock step changes nothing the spec tracks.
  */
 function specEvent(e: TraceEvent): TraceEvent | undefined {
   if (isNetAnnotation(e)) return undefined;
   if (isHostAnnotation(e)) {
-    return e.action === 'HostCrash' && e.node === ROUTER_ID ? { t: e.t, node: e.node, action: 'RouterRestart' } : undefined;
+    if (e.action !== 'HostCrash') return undefined;
+    if (e.node === ROUTER_ID) return { t: e.t, node: e.node, action: 'RouterRestart' };
+    if (e.node.startsWith(SERVER_PREFIX)) return { t: e.t, node: e.node, action: 'ServerCrash' };
+    return undefined;
   }
   return e;
 }
@@ -155,7 +163,7 @@ export function generateR2p2TraceModule(batch: readonly TraceValidationInput[], 
     for (const [id, addr] of Object.entries(input.addrs)) byAddr.set(addr, id);
     for (const id of Object.keys(input.addrs)) {
       if (id.startsWith('client')) clients.add(id);
-      else if (id.startsWith('server')) servers.add(id);
+      else if (id.startsWith(SERVER_PREFIX)) servers.add(id);
     }
     for (let j = 1; j <= (topology.clients ?? 0); j++) clients.add(`client${j}`);
     for (let j = 1; j <= (topology.servers ?? 0); j++) servers.add(`server${j}`);
@@ -180,8 +188,8 @@ export function generateR2p2TraceModule(batch: readonly TraceValidationInput[], 
 EXTENDS Naturals, Sequences, TLC
 
 VARIABLES tvK, tvI,
-    creq, sreq, sn, sserved, sepoch, rqueue, rservers, rn, rdisp, rbase, rmax, rfreed, rslots,
-    repoch, net, gheld, received, accepted
+    creq, sreq, sn, sserved, sepoch, sup, sdone, rqueue, rservers, rn, rdisp, rbase, rmax, rfreed,
+    rslots, repoch, net, gheld, received, gtakes, accepted
 
 TClients == ${setOf(clients)}
 TServers == ${setOf(servers)}
