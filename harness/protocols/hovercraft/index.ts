@@ -58,6 +58,13 @@ export const HOVERCRAFT_SEEDED_BUGS: readonly SeededBug[] = [
       'it at once; the state machines diverge when the leader is cut off with a minority (5 nodes split 2 | 3).',
     caughtBy: ['monitor', 'state-machine-safety'],
   },
+  {
+    name: 'aggregator-overstates-applied',
+    description: 'The aggregator records a follower\'s match index as its applied index, so AGG_COMMIT tells the leader ' +
+      'that followers applied entries they have only stored, and JBSQ sees their queues drained too early. Caught at the ' +
+      'first AGG_COMMIT that runs ahead of a follower\'s applies, long before any queue passes B.',
+    caughtBy: ['monitor', 'applied-not-overstated'],
+  },
 ];
 
 /** The rules of HovercRaft and the independent checks that hold each (docs/hovercraft.md). */

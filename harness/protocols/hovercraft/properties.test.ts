@@ -10,7 +10,7 @@ import { KvStore, encodeOp, type KvOp } from '../../../impl/hovercraft/kv.ts';
 import type { Scenario } from '../../scenario/types.ts';
 import type { TraceEvent } from '../../trace/schema.ts';
 import {
-  boundedQueue, checkLinearizable, electionSafety, historyFromTrace, hovercraftProperties, leaderCompleteness,
+  appliedNotOverstated, boundedQueue, checkLinearizable, electionSafety, historyFromTrace, hovercraftProperties, leaderCompleteness,
   linearizable, LogReplay, logMatching, makeBoundedQueue, makeLinearizable, NOOP_CLIENT, oneReply, replierFixed,
   replierOnlyReads, stateMachineSafety, topologyBound, type HovercraftEvent,
 } from './properties.ts';
@@ -267,7 +267,7 @@ describe('all checkers on a correct run', () => {
 
   it('have distinct names', () => {
     expect(hovercraftProperties.map((p) => p.name).sort()).toEqual([
-      'bounded-queue', 'election-safety', 'leader-completeness', 'linearizable', 'log-matching', 'one-reply',
+      'applied-not-overstated', 'bounded-queue', 'election-safety', 'leader-completeness', 'linearizable', 'log-matching', 'one-reply',
       'replier-fixed', 'replier-only-reads', 'state-machine-safety',
     ]);
   });
@@ -630,6 +630,59 @@ describe('bounded-queue', () => {
     const { trace } = correctRun();
     const i = find(trace, (e) => at(e, 'Announce', { index: 3, term: 1 }));
     expect(check(boundedQueue, replace(trace, i, { queue: 3 }), scenario({ bound: 2, mode: 'raft' }))).toEqual([]);
+  });
+});
+
+describe('applied-not-overstated', () => {
+  const ap = (a1: number, a2: number, a3: number) => [['node1', a1], ['node2', a2], ['node3', a3]];
+
+  it('fails when an append_entries reply reports more than its sender applied before it', () => {
+    const { trace } = correctRun();
+    // node2's reply to the first append: it has applied nothing yet.
+    const i = find(trace, (e) => at(e, 'HandleAppendEntriesReply', { from: 'node2', matchIndex: 2 }));
+    expect(check(appliedNotOverstated, trace)).toEqual([]);
+    const vs = check(appliedNotOverstated, replace(trace, i, { applied: 2 }));
+    expect(vs).toMatchObject([{ check: 'applied-not-overstated', events: [i] }]);
+    expect(vs[0]!.message).toMatch(/reports node2 applied up to 2, but it had applied nothing/);
+    // bounded-queue sees nothing wrong: no queue passes B.
+    expect(check(boundedQueue, replace(trace, i, { applied: 2 }))).toEqual([]);
+  });
+
+  it('fails when AGG_COMMIT (or the aggregator\'s reply, or the leader taking AGG_COMMIT) runs ahead of a node\'s applies', () => {
+    const { trace } = correctRun();
+    // Right after node1 (leader of term 1) commits entry 2: node2 and node3 have not applied it yet.
+    const j = find(trace, (e) => at(e, 'Commit', { index: 2 }) && e.node === 'node1');
+    const agg = (applied: unknown) => ({ node: 'aggregator', action: 'AggCommit', term: 1, commit: 2, applied });
+    const hac = (node: string, applied: unknown) => ({ node, action: 'HandleAggCommit', term: 1, commit: 2, applied });
+    expect(check(appliedNotOverstated, insertAfter(trace, j, agg(ap(0, 0, 0))))).toEqual([]);
+    const over = check(appliedNotOverstated, insertAfter(trace, j, agg(ap(0, 2, 0))));
+    expect(over).toMatchObject([{ check: 'applied-not-overstated', events: [j + 1] }]);
+    expect(over[0]!.message).toMatch(/AGG_COMMIT 2 \(term 1\) reports node2 applied up to 2/);
+    // The leader that takes it; a follower's copy is the same message, reported once at the AggCommit.
+    expect(check(appliedNotOverstated, insertAfter(trace, j, hac('node1', ap(0, 0, 2))))).toMatchObject([{ events: [j + 1] }]);
+    expect(check(appliedNotOverstated, insertAfter(trace, j, hac('node2', ap(0, 0, 2))))).toEqual([]);
+    const reply = { node: 'aggregator', action: 'AggReply', from: 'node3', term: 1, matchIndex: 2, applied: 2 };
+    expect(check(appliedNotOverstated, insertAfter(trace, j, reply))).toMatchObject([{ events: [j + 1] }]);
+    expect(check(appliedNotOverstated, insertAfter(trace, j, { ...reply, applied: 0 }))).toEqual([]);
+  });
+
+  it('fails when an Announce\'s queue is below the replier\'s queue recomputed from its applies, whatever B is', () => {
+    // node3 gets entries 2 and 3 before applying anything, and the leader says its queue is 1.
+    const r = new Run();
+    for (const n of ['node1', 'node2', 'node3']) r.start(n);
+    r.elect('node1', 1, ['node2', 'node3']);
+    const a = r.request('client1', { op: 'put', key: 'x', value: 'a' });
+    r.append('client1', a, 'node3');
+    const b = r.request('client2', { op: 'get', key: 'x' });
+    expect(r.append('client2', b, 'node3', 1)).toBe(3);
+    const i = r.trace.length - 1; // its Announce
+    const vs = check(appliedNotOverstated, r.trace);
+    expect(vs).toMatchObject([{ check: 'applied-not-overstated', events: [i] }]);
+    expect(vs[0]!.message).toMatch(/node1 announced entry 3 to node3 with queue 1, but 2 entries were assigned to it and not applied \(it applied nothing\): 2, 3/);
+    // With B = 2 the queue is within the bound either way: bounded-queue lets it through.
+    expect(check(boundedQueue, r.trace, scenario({ bound: 2, mode: 'hovercraft', replierPolicy: 'jbsq' }))).toEqual([]);
+    // The true queue (2) is fine.
+    expect(check(appliedNotOverstated, replace(r.trace, i, { queue: 2 }))).toEqual([]);
   });
 });
 

@@ -699,6 +699,84 @@ export function makeBoundedQueue<S extends Scenario>(boundOf: (scenario: S) => n
 
 export const boundedQueue: PropertyChecker<Scenario> = makeBoundedQueue(topologyBound);
 
+// ---- applied indices not overstated ---------------------------------------------------------
+
+/**
+ * `applied-not-overstated`: the leader never overstates a node's applied index. Every applied
+ * index reported on the way to the leader is at most what that node has applied before the report
+ * in the trace (the highest index of its `Apply` events, in any incarnation): a reply's
+ * (`HandleAppendEntriesReply`, `AggReply`; a node sends its reply after the applies it reflects)
+ * and each of AGG_COMMIT's (`AggCommit`, and `HandleAggCommit` at the leader of its term). And
+ * every `Announce`'s queue is at least the replier's queue recomputed from the leader's log and the
+ * replier's applies (the leader may count late news, so more, never fewer), whatever B is.
+ */
+export const appliedNotOverstated: PropertyChecker<Scenario> = {
+  name: 'applied-not-overstated',
+  description:
+    'No applied index reported to the leader (append_entries replies, AGG_COMMIT) is above what the node applied before ' +
+    'the report, and no Announce\'s queue is below the replier\'s queue recomputed from its Apply events.',
+  check(trace) {
+    const name = 'applied-not-overstated';
+    const out: Violation[] = [];
+    const maxApplied = new Map<NodeId, { index: number; i: number }>();
+    const replay = new LogReplay();
+    /** The report of `applied` for `node` at event i, if it is above what the node applied. */
+    const report = (i: number, what: string, node: NodeId, applied: number): void => {
+      const m = maxApplied.get(node);
+      if (applied <= (m?.index ?? 0)) return;
+      out.push(v(name, `${what} reports ${node} applied up to ${applied}, but it had applied ${m ? `up to ${m.index}` : 'nothing'}`,
+        [i, ...(m ? [m.i] : [])]));
+    };
+    for (const x of hovercraftEvents(trace)) {
+      if ('crash' in x) {
+        replay.crash(x.crash);
+        continue;
+      }
+      const { i, e } = x;
+      replay.step(i, e);
+      switch (e.action) {
+        case 'Apply':
+          if ((maxApplied.get(e.node)?.index ?? 0) < e.index) maxApplied.set(e.node, { index: e.index, i });
+          break;
+        case 'HandleAppendEntriesReply':
+          report(i, `${e.node}'s append_entries reply from ${e.from} (term ${e.term})`, e.from, e.applied);
+          break;
+        case 'AggReply':
+          report(i, `the aggregator's append_entries reply from ${e.from} (term ${e.term})`, e.from, e.applied);
+          break;
+        case 'AggCommit':
+          for (const [n, a] of e.applied) report(i, `AGG_COMMIT ${e.commit} (term ${e.term})`, n, a);
+          break;
+        case 'HandleAggCommit':
+          if (replay.leading.get(e.node) === e.term) {
+            for (const [n, a] of e.applied) if (n !== e.node) report(i, `leader ${e.node}'s AGG_COMMIT ${e.commit} (term ${e.term})`, n, a);
+          }
+          break;
+        case 'Announce': {
+          const log = replay.log(e.node);
+          if (!log) break;
+          const applied = maxApplied.get(e.replier);
+          const queued: number[] = [];
+          for (let j = Math.min(e.index, log.length); j > (applied?.index ?? 0); j--) {
+            const c = log[j - 1]!;
+            if (c.replier === e.replier && c.client !== NOOP_CLIENT) queued.push(c.index);
+          }
+          if (queued.length > e.queue) {
+            out.push(v(name,
+              `${e.node} announced entry ${e.index} to ${e.replier} with queue ${e.queue}, but ${queued.length} entries were ` +
+              `assigned to it and not applied (it applied ${applied ? `up to ${applied.index}` : 'nothing'}): ${queued.reverse().join(', ')}`,
+              [i, ...(applied ? [applied.i] : [])]));
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    return out;
+  },
+};
+
 // ---- replier-only reads -----------------------------------------------------------------------
 
 export const replierOnlyReads: PropertyChecker<Scenario> = {
@@ -846,5 +924,5 @@ export const linearizable: PropertyChecker<Scenario> = makeLinearizable();
 
 export const hovercraftProperties: readonly PropertyChecker<Scenario>[] = [
   linearizable, electionSafety, logMatching, leaderCompleteness, stateMachineSafety, replierFixed, oneReply,
-  boundedQueue, replierOnlyReads,
+  boundedQueue, appliedNotOverstated, replierOnlyReads,
 ];

@@ -90,6 +90,11 @@ function split(mode: HovercraftScenario['topology']['mode']) {
   });
 }
 
+/** HovercRaft++: the leader orders through the aggregator once its probe is answered. */
+function viaAggregator(s: HovercraftScenario): HovercraftScenario {
+  return { ...s, topology: { ...s.topology, mode: 'hovercraft++' } };
+}
+
 describe('hovercraft seeded bugs on sim', () => {
   const conditions: Record<string, (s: HovercraftScenario) => HovercraftScenario> = {
     'commit-without-majority': split('raft'),
@@ -99,7 +104,39 @@ describe('hovercraft seeded bugs on sim', () => {
     // The generated closed-loop scenarios keep more than N·B operations in flight.
     'bounded-queue-ignored': (s) => s,
     'aggregator-commits-early': split('hovercraft++'),
+    'aggregator-overstates-applied': viaAggregator,
   };
+  it('aggregator-overstates-applied: the applied-index rule catches it at the AGG_COMMIT; bounded-queue only where a queue passes B, later', { timeout: 120_000 }, async () => {
+    const bug = 'aggregator-overstates-applied';
+    const tally = { runs: 0, aggregated: 0, monitor: 0, property: 0, boundedQueue: 0 };
+    const first = (r: RunReport, check: string) =>
+      Math.min(...r.violations.filter((v) => v.check === check).map((v) => v.events?.[0] ?? Infinity));
+    for (const base of fc.sample(hovercraft.scenarios({ bugs: [bug], hostFaults: true }), { numRuns: 10, seed: 31 })) {
+      const r = await run(viaAggregator(base));
+      tally.runs++;
+      const checks = new Set(r.violations.map((v) => v.check));
+      const aggCommits = r.trace.filter((e) => e.action === 'AggCommit');
+      if (aggCommits.length > 0) tally.aggregated++;
+      if (checks.has('monitor')) tally.monitor++;
+      if (checks.has('applied-not-overstated')) tally.property++;
+      if (checks.has('bounded-queue')) {
+        tally.boundedQueue++;
+        // Where bounded-queue sees it too, it is later in the run.
+        expect(first(r, 'applied-not-overstated')).toBeLessThan(first(r, 'bounded-queue'));
+      }
+      // Caught at the source: the first AGG_COMMIT that reports more than a node applied.
+      if (checks.has('applied-not-overstated')) {
+        expect(r.trace[first(r, 'applied-not-overstated')]!.action).toBe('AggCommit');
+        expect(r.trace[first(r, 'monitor')]!.action).toBe('AggCommit');
+      }
+    }
+    // Every run whose leader ordered through the aggregator is caught by both; bounded-queue misses most.
+    expect(tally.aggregated).toBeGreaterThanOrEqual(8);
+    expect(tally.monitor).toBe(tally.aggregated);
+    expect(tally.property).toBe(tally.aggregated);
+    expect(tally.boundedQueue).toBeLessThan(tally.aggregated / 2);
+  });
+
   for (const bug of hovercraft.bugs) {
     it(`${bug.name} is caught by ${bug.caughtBy.join(', ')}`, { timeout: 120_000 }, async () => {
       const fired = new Map<string, number>();

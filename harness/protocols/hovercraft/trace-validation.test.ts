@@ -12,6 +12,7 @@ import { isHostAnnotation, isNetAnnotation, type TraceEvent } from '../../trace/
 import { SimTestbed } from '../../../testbeds/sim/sim.ts';
 import type { Mode } from '../../../impl/hovercraft/actions.ts';
 import { hovercraft, type HovercraftScenario } from './index.ts';
+import { appliedNotOverstated } from './properties.ts';
 import {
   EVENT_PARAMS, HOVERCRAFT_SPEC, UNMODELLED_ACTIONS, generateHovercraftTraceModule, specVariables,
   validateHovercraftTraces,
@@ -52,7 +53,7 @@ describe('HovercRaft trace validation', () => {
       const m = new RegExp(`^${action}(?:\\(([^)]*)\\))? ==`, 'm').exec(spec);
       expect(m, `HovercRaft.tla has no action ${action}`).not.toBeNull();
       const specParams = (m![1] ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
-      expect(specParams, action).toEqual(params.map((p) => p.replace(/^set:/, '')));
+      expect(specParams, action).toEqual(params.map((p) => p.replace(/^(set|fn):/, '')));
     }
     expect(specVariables(spec)).toContain('msgs');
   });
@@ -113,6 +114,19 @@ describe('HovercRaft trace validation', () => {
     expect(bug.matchedPrefix).toBeLessThanOrEqual(specIndex(buggy!.trace, firstReassigned));
     expect(bug.matchedPrefix).toBeGreaterThan(specIndex(buggy!.trace, firstReassigned) - 20);
     expect(results[6]).toEqual({ accepted: true, matchedPrefix: 0 });
+  });
+
+  it('takes AGG_COMMIT\'s applied array as a function of the nodes, and rejects the seeded bug aggregator-overstates-applied at an AggCommit', { timeout: 300_000 }, async () => {
+    const [pp] = await runs(31, 1, ['aggregator-overstates-applied'], 2); // hovercraft++
+    const gen = generateHovercraftTraceModule([pp!], specVariables(readFileSync(HOVERCRAFT_SPEC, 'utf8')));
+    expect(gen.tla).toMatch(/action \|-> "AggCommit", .*applied \|-> \("node1" :> \d+ @@ "node2" :> \d+ @@ "node3" :> \d+\)/);
+    const [r] = await validateHovercraftTraces([pp!]);
+    expect(r!.accepted).toBe(false);
+    expect(r!.message).toMatch(/matches spec event .* AggCommit at aggregator/);
+    // No later than the property sees an applied index above the truth.
+    const [first] = appliedNotOverstated.check(pp!.trace, pp!.scenario, pp!.addrs);
+    expect(first).toBeDefined();
+    expect(r!.matchedPrefix).toBeLessThanOrEqual(specIndex(pp!.trace, first!.events![0]!));
   });
 
   it('admits a follower\'s success reply to a point-to-point append while the aggregator is in use', { timeout: 300_000 }, async () => {

@@ -57,7 +57,8 @@ const NONE = 'none';
 
 /**
  * The spec action's parameters, in order, for each event action (the names are the trace fields;
- * `node` is the acting node). `set:` marks an array field the spec takes as a set.
+ * `node` is the acting node). `set:` marks an array field the spec takes as a set; `fn:` an array of
+ * `[key, value]` pairs the spec takes as a function (AGG_COMMIT's applied array: node → index).
  */
 export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
   ClientRequest: ['node', 'rid', 'op', 'key', 'value', 'expected', 'ro'],
@@ -84,14 +85,14 @@ export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
   Commit: ['node', 'term', 'index'],
   Apply: ['node', 'index', 'client', 'rid', 'replier', 'ro', 'executed', 'digest'],
   Reply: ['node', 'index', 'client', 'rid', 'result'],
-  HandleAggCommit: ['node', 'term', 'commit'],
+  HandleAggCommit: ['node', 'term', 'commit', 'fn:applied'],
   LeaderUseAggregator: ['node', 'term'],
   AggRestart: [],
   AggFlush: ['term'],
   AggProbe: ['from', 'term'],
   AggForward: ['term', 'prevIndex', 'count', 'commit'],
   AggReply: ['from', 'term', 'matchIndex', 'applied'],
-  AggCommit: ['term', 'commit'],
+  AggCommit: ['term', 'commit', 'fn:applied'],
 };
 
 /** Trace actions the spec has no action for (the middlebox is not modelled); they are skipped. */
@@ -229,6 +230,19 @@ function appliedAfter(events: readonly TraceEvent[], j: number, before: number):
   return applied;
 }
 
+/** A parameter's field name (without its `set:` / `fn:` marker). */
+const paramName = (p: string): string => p.replace(/^(set|fn):/, '');
+
+/**
+ * `[[k1, v1], [k2, v2], …]` as the TLA+ function `(k1 :> v1 @@ k2 :> v2 …)`; anything else (a
+ * malformed field) as the value itself, which then matches no step.
+ */
+function functionValue(v: unknown, byAddr: ReadonlyMap<Addr, NodeId>): string {
+  const pairs = Array.isArray(v) && v.length > 0 && v.every((x) => Array.isArray(x) && x.length === 2) ? v as unknown[][] : undefined;
+  if (pairs === undefined) return value(v, byAddr);
+  return `(${pairs.map(([k, x]) => `${value(k, byAddr)} :> ${value(x, byAddr)}`).join(' @@ ')})`;
+}
+
 /** One event as a TLA+ record: action, node, the action's parameters, and `via` where fixed. */
 function eventRecord(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>, via: string): string {
   const params = EVENT_PARAMS[e.action];
@@ -236,11 +250,14 @@ function eventRecord(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>, via: stri
   for (const p of params ?? []) {
     if (p === 'node') continue;
     const asSet = p.startsWith('set:');
-    const name = asSet ? p.slice(4) : p;
+    const asFn = p.startsWith('fn:');
+    const name = paramName(p);
     const v = e[name];
     const text = v === undefined
       ? toTla('?missing')
-      : asSet ? `{${(Array.isArray(v) ? v : [v]).map((x) => value(x, byAddr)).join(', ')}}` : value(v, byAddr);
+      : asSet ? `{${(Array.isArray(v) ? v : [v]).map((x) => value(x, byAddr)).join(', ')}}`
+      : asFn ? functionValue(v, byAddr)
+      : value(v, byAddr);
     fields.push(`${name} |-> ${text}`);
   }
   return `[${fields.join(', ')}]`;
@@ -250,7 +267,7 @@ const INSTANCE_ARGS = '(tvNodes, tvMode, tvPol, tvB)';
 
 /** The TLA+ call of the spec action for the current event `TvE`: every parameter is the event's. */
 function actionCall(action: string): string {
-  const args = EVENT_PARAMS[action]!.map((p) => `TvE.${p.startsWith('set:') ? p.slice(4) : p}`);
+  const args = EVENT_PARAMS[action]!.map((p) => `TvE.${paramName(p)}`);
   return `H${INSTANCE_ARGS}!${action}${args.length ? `(${args.join(', ')})` : ''}`;
 }
 
