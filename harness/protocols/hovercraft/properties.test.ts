@@ -634,7 +634,7 @@ describe('bounded-queue', () => {
 });
 
 describe('applied-not-overstated', () => {
-  const ap = (a1: number, a2: number, a3: number) => [['node1', a1], ['node2', a2], ['node3', a3]];
+  const ap = (a1: number, a2: number, a3: number): [string, number][] => [['node1', a1], ['node2', a2], ['node3', a3]];
 
   it('fails when an append_entries reply reports more than its sender applied before it', () => {
     const { trace } = correctRun();
@@ -652,8 +652,9 @@ describe('applied-not-overstated', () => {
     const { trace } = correctRun();
     // Right after node1 (leader of term 1) commits entry 2: node2 and node3 have not applied it yet.
     const j = find(trace, (e) => at(e, 'Commit', { index: 2 }) && e.node === 'node1');
-    const agg = (applied: unknown) => ({ node: 'aggregator', action: 'AggCommit', term: 1, commit: 2, applied });
-    const hac = (node: string, applied: unknown) => ({ node, action: 'HandleAggCommit', term: 1, commit: 2, applied });
+    type Applied = ReturnType<typeof ap>;
+    const agg = (applied: Applied) => ({ node: 'aggregator', action: 'AggCommit', term: 1, commit: 2, applied });
+    const hac = (node: string, applied: Applied) => ({ node, action: 'HandleAggCommit', term: 1, commit: 2, applied });
     expect(check(appliedNotOverstated, insertAfter(trace, j, agg(ap(0, 0, 0))))).toEqual([]);
     const over = check(appliedNotOverstated, insertAfter(trace, j, agg(ap(0, 2, 0))));
     expect(over).toMatchObject([{ check: 'applied-not-overstated', events: [j + 1] }]);
