@@ -164,6 +164,48 @@ const wrongOutstanding = trace(
   feedback(S1, C1, 1, 1, 1),
 );
 
+/** A duplicated REQ0 the router queues and dispatches twice to one server, which takes it once. */
+const dupIgnored = trace(
+  announce('server1'), join(S1),
+  send('client1', 1), { node: 'switch', action: 'NetDuplicate', src: C1, dst: R },
+  enqueue(C1, 1, 1), enqueue(C1, 1, 2), dispatch(C1, 1, S1, 1),
+  receive('server1', C1, 1, 1, 'req-client1-1'), reply('server1', C1, 1, 1), accept('client1', 1, S1),
+  feedback(S1, C1, 1, 1, 0), dispatch(C1, 1, S1, 1),
+);
+
+/** The server-serves-duplicate shape: a copy of the REQ0 arrives after the reply and is taken again. */
+const takenTwice = trace(
+  announce('server1'), join(S1),
+  send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
+  { node: 'switch', action: 'NetDuplicate', src: R, dst: S1 },
+  receive('server1', C1, 1, 1, 'req-client1-1'), reply('server1', C1, 1, 1), accept('client1', 1, S1),
+  feedback(S1, C1, 1, 1, 0),
+  receive('server1', C1, 1, 1, 'req-client1-1'), // forbidden: this incarnation took it already
+);
+
+/**
+ * server1 crashes holding a request; its next incarnation keeps quiet until the router dropped it,
+ * announces (a new account) and serves a new request. (HostRestart is no spec event.)
+ */
+const crashRestart = trace(
+  announce('server1'), join(S1),
+  send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
+  receive('server1', C1, 1, 1, 'req-client1-1'),
+  { node: 'server1', action: 'HostCrash', reason: 'fault' }, { node: 'server1', action: 'HostRestart' },
+  leave(S1), announce('server1'), join(S1, 1, 0, true),
+  send('client1', 2), enqueue(C1, 2, 1), dispatch(C1, 2, S1, 1),
+  receive('server1', C1, 2, 1, 'req-client1-2'), reply('server1', C1, 2, 1), accept('client1', 2, S1),
+);
+
+/** The server-serves-before-announce shape: the restarted server takes a request before its announce. */
+const serveBeforeAnnounce = trace(
+  announce('server1'), join(S1),
+  send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
+  { node: 'server1', action: 'HostCrash', reason: 'fault' }, { node: 'server1', action: 'HostRestart' },
+  receive('server1', C1, 1, 1, 'req-client1-1'), // forbidden: the new incarnation has not announced itself
+  reply('server1', C1, 1, 1), announce('server1', 1),
+);
+
 const jbsq = scenario('jbsq', 1, 4);
 const cases: { name: string; input: TraceValidationInput; accepted: boolean; prefix?: number }[] = [
   { name: 'simple JBSQ request', input: { trace: simple, addrs, scenario: jbsq }, accepted: true },
@@ -178,9 +220,20 @@ const cases: { name: string; input: TraceValidationInput; accepted: boolean; pre
   { name: 'reassembled digest differs', input: { trace: badReassembly, addrs, scenario: jbsq }, accepted: false, prefix: 7 },
   { name: 'wrong outstanding after FEEDBACK', input: { trace: wrongOutstanding, addrs, scenario: jbsq }, accepted: false, prefix: 7 },
   { name: 'new account for the same incarnation after a leave', input: { trace: forgetsOnLeave, addrs, scenario: jbsq }, accepted: false, prefix: 15 },
+  { name: 'a duplicated REQ0 dispatched twice to one server, taken once', input: { trace: dupIgnored, addrs, scenario: jbsq }, accepted: true },
+  { name: 'a server takes one request twice in an incarnation', input: { trace: takenTwice, addrs, scenario: jbsq }, accepted: false, prefix: 9 },
+  { name: 'server crash, quiet restart, announce, new account', input: { trace: crashRestart, addrs, scenario: jbsq }, accepted: true, prefix: 16 },
+  { name: 'a restarted server serves before it announces', input: { trace: serveBeforeAnnounce, addrs, scenario: jbsq }, accepted: false, prefix: 6 },
 ];
 
 describe('R2P2 trace validation', () => {
+  it('a server\'s HostCrash is the spec\'s ServerCrash; its HostRestart and other nodes\' host events are no spec events', () => {
+    const gen = generateR2p2TraceModule([{ trace: crashRestart, addrs, scenario: jbsq }]);
+    expect(gen.tla).toContain('[action |-> "ServerCrash", node |-> "server1"]');
+    expect(gen.tla).not.toContain('HostRestart');
+    expect(gen.eventIndices[0]).toHaveLength(crashRestart.length - 1);
+  });
+
   it('puts every trace of a batch into one module', () => {
     const gen = generateR2p2TraceModule(cases.map((c) => c.input));
     expect(gen.included).toHaveLength(cases.length - 1); // the empty trace needs no TLC
@@ -197,7 +250,7 @@ describe('R2P2 trace validation', () => {
     const summary = results.map((r, j) => ({ name: cases[j]!.name, accepted: r.accepted, prefix: r.matchedPrefix }));
     const expected = cases.map((c) => ({
       name: c.name, accepted: c.accepted,
-      prefix: c.accepted ? c.input.trace.filter((e) => !e.action.startsWith('Net')).length : c.prefix,
+      prefix: c.prefix ?? c.input.trace.filter((e) => !e.action.startsWith('Net')).length,
     }));
     expect(summary).toEqual(expected);
     for (const r of results.filter((x) => !x.accepted)) expect(r.message).toMatch(/no behaviour of R2P2.tla matches/);
