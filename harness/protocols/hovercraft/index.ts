@@ -89,6 +89,50 @@ export const HOVERCRAFT_RULES: readonly ProtocolRule[] = [
     statement: 'A node is picked as replier only while fewer than B entries assigned to it are unapplied.',
     checks: ['spec:BoundedQueue', 'monitor:node', 'property:bounded-queue'],
   },
+  {
+    name: 'applied-not-overstated',
+    statement: 'The leader never overstates a node\'s applied index: no applied index reported to it (append_entries ' +
+      'replies, AGG_COMMIT) is above what the node applied, so an Announce\'s queue is never below the replier\'s true queue.',
+    checks: [
+      'spec:AppliedNotOverstated', 'spec-action:AggCommit', 'monitor:node', 'monitor:aggregator', 'property:applied-not-overstated',
+    ],
+  },
+  {
+    name: 'log-matching',
+    statement: 'Two logs with an entry of the same index and term hold the same entries up to that index.',
+    checks: ['spec:LogMatching', 'property:log-matching'],
+  },
+  {
+    name: 'leader-completeness',
+    statement: 'An entry committed in a term is in the log of every leader of a later term.',
+    checks: ['spec:LeaderCompleteness', 'property:leader-completeness'],
+  },
+  {
+    name: 'one-replier-per-entry',
+    statement: 'A leader announces each entry (index and term) once, with one replier.',
+    checks: ['spec:OneReplierPerEntry', 'monitor:node', 'property:replier-fixed'],
+  },
+  {
+    name: 'announced-prefix',
+    statement: 'Only the leader holds unannounced entries (beyond its announced index): it sends announced entries only.',
+    checks: ['spec:AnnouncedPrefix', 'monitor:node', 'property:replier-fixed'],
+  },
+  {
+    name: 'replies-from-replier',
+    statement: 'A reply comes from the replier of the entry, after it applied the entry.',
+    checks: ['spec:RepliesFromReplier', 'monitor:node', 'property:one-reply'],
+  },
+  {
+    name: 'index-order',
+    statement: 'A node applies only committed entries and commits only entries of its log (Figure 12.3: log ≥ announced ≥ ' +
+      'commit ≥ applied).',
+    checks: ['spec:IndexOrder', 'monitor:node'],
+  },
+  {
+    name: 'replier-only-reads',
+    statement: 'A read-only entry is executed by its replier only.',
+    checks: ['spec-action:Apply', 'monitor:node', 'property:replier-only-reads'],
+  },
 ];
 
 export const HOVERCRAFT_MODELS: readonly SpecModel[] = [
@@ -193,6 +237,14 @@ export const HOVERCRAFT_MODELS: readonly SpecModel[] = [
     expect: 'violation',
     violates: 'AnnouncedPrefix',
     description: 'Buggy leader: it sends entries it has not announced, so a follower holds an entry with no replier: AnnouncedPrefix is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftAggOverstatesApplied.tla',
+    config: 'specs/hovercraft/HovercRaftAggOverstatesApplied.cfg',
+    expect: 'violation',
+    violates: 'AppliedNotOverstated',
+    description: 'Buggy aggregator: it takes a follower\'s match index for its applied index, so its registers (then ' +
+      'AGG_COMMIT, then the leader) say the follower applied entries it has only stored: AppliedNotOverstated is violated.',
   },
 ];
 
