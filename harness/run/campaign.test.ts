@@ -27,6 +27,19 @@ describe('runCampaign', () => {
     expect(r.inconclusive).toBeUndefined();
   });
 
+  it('sums the protocol\'s load figures over its runs, shrinking runs left out', async () => {
+    const counted = { ...r2p2, loadFigures: () => ({ one: 1, half: 0.5 }) };
+    const ok = await runCampaign({ protocol: counted, testbed: failingTestbed(Infinity), runs: 6, seed: 3 });
+    expect(ok.loadFigures).toEqual({ one: 6, half: 3 });
+    const bad = await runCampaign({
+      protocol: counted, testbed: failingTestbed(Infinity), runs: 20, seed: 3, bugs: ['router-exceeds-bound'], maxShrinkRuns: 30,
+    });
+    expect(bad.failure!.shrinkSteps).toBeGreaterThan(0);
+    expect(bad.loadFigures).toEqual({ one: bad.runs, half: bad.runs / 2 });
+    const plain = await runCampaign({ protocol: { ...r2p2, loadFigures: undefined }, testbed: failingTestbed(Infinity), runs: 2, seed: 3 });
+    expect(plain.loadFigures).toBeUndefined();
+  });
+
   it('is inconclusive (exit 2), with the testbed\'s error, when a run cannot be carried out', async () => {
     const r = await runCampaign({ protocol: r2p2, testbed: failingTestbed(3), runs: 5, seed: 3 });
     expect(r.failure).toBeUndefined();
