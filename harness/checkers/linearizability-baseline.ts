@@ -15,6 +15,11 @@ export interface BaselineResult {
   readonly unknownKeys: readonly string[];
   /** Set when the search threw (e.g. `RangeError: Map maximum size exceeded`). */
   readonly error?: string;
+  /**
+   * Heap growth since the check began, the most measured at the end of a partition's search
+   * (cache still alive): an estimate of the cache's size, uncollected garbage included.
+   */
+  readonly heapGrowth: number;
 }
 
 export function checkLinearizabilityBaseline<S, I, O>(
@@ -31,6 +36,11 @@ export function checkLinearizabilityBaseline<S, I, O>(
   const unknownKeys: string[] = [];
   let steps = 0;
   let error: string | undefined;
+  const heap0 = process.memoryUsage().heapUsed;
+  let heapGrowth = 0;
+  const measure = (): void => {
+    heapGrowth = Math.max(heapGrowth, process.memoryUsage().heapUsed - heap0);
+  };
   try {
     for (const part of parts) {
       if (performance.now() > deadline) {
@@ -38,7 +48,7 @@ export function checkLinearizabilityBaseline<S, I, O>(
         continue;
       }
       const searched = model.prune ? model.prune(part.ops) : part.ops;
-      const r = searchPartition(model, searched, maxSteps, deadline);
+      const r = searchPartition(model, searched, maxSteps, deadline, measure);
       steps += r.steps;
       if (r.kind === 'fail') failedKeys.push(part.key);
       else if (r.kind === 'unknown') unknownKeys.push(part.key);
@@ -47,7 +57,7 @@ export function checkLinearizabilityBaseline<S, I, O>(
     error = String(err);
   }
   const verdict = failedKeys.length > 0 ? 'violation' : unknownKeys.length > 0 || error ? 'unknown' : 'ok';
-  return { verdict, steps, ms: performance.now() - started, failedKeys, unknownKeys, ...(error ? { error } : {}) };
+  return { verdict, steps, ms: performance.now() - started, failedKeys, unknownKeys, heapGrowth, ...(error ? { error } : {}) };
 }
 
 type SearchResult =
@@ -76,6 +86,20 @@ function sameBits(a: Uint32Array, b: Uint32Array): boolean {
 const END = -1;
 
 function searchPartition<S, I, O>(
+  model: Model<S, I, O>,
+  ops: readonly Operation<I, O>[],
+  maxSteps: number,
+  deadline: number,
+  measure: () => void,
+): SearchResult {
+  try {
+    return search(model, ops, maxSteps, deadline);
+  } finally {
+    measure();
+  }
+}
+
+function search<S, I, O>(
   model: Model<S, I, O>,
   ops: readonly Operation<I, O>[],
   maxSteps: number,

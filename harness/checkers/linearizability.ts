@@ -196,6 +196,8 @@ interface Stats {
   readonly ms: number;
   /** The most bytes the state caches held at once (see `maxCacheBytes`). */
   readonly cacheBytes: number;
+  /** Configurations cached over all partitions. */
+  readonly configurations: number;
 }
 
 export type LinearizabilityResult<S, I, O> =
@@ -246,11 +248,13 @@ export function checkLinearizability<S, I, O>(
   const failures: { index: number; failure: PartitionFailure<S, I, O> }[] = [];
   const unknown: { index: number; u: PartitionUnknown }[] = [];
   let steps = 0;
+  let configurations = 0;
   let stopped = false;
   const settle = (t: Turn, reason: PartitionUnknown['reason'] | 'ok' | 'fail'): void => {
     const s = t.search;
     const n = s?.steps ?? 0;
     steps += n;
+    configurations += s?.cached ?? 0;
     if (reason === 'fail') {
       failures.push({ index: t.index, failure: diagnose(model, t.part, s!.ops, s!.best()) });
       if (stopAtFirst) stopped = true;
@@ -284,6 +288,7 @@ export function checkLinearizability<S, I, O>(
   }
   const stats: Stats = {
     partitions: parts.length, operations: history.length, steps, ms: performance.now() - started, cacheBytes: budget.peak,
+    configurations,
   };
   const byIndex = <T extends { index: number }>(xs: T[]): T[] => xs.sort((a, b) => a.index - b.index);
   const unknownList = byIndex(unknown).map((x) => x.u);
@@ -322,7 +327,7 @@ const MAX_STATES = 2 ** 26;
  * bytes. The table grows by doubling within the budget; `add` answers -1 when it cannot.
  */
 class ConfigCache {
-  private size = 0;
+  size = 0;
   private cap = 0;
   private mask = 0;
   private entries = new Uint32Array(0);
@@ -398,7 +403,7 @@ class ConfigCache {
   release(): void {
     this.budget.release(this.bytes);
     this.bytes = 0;
-    this.size = this.cap = this.mask = 0;
+    this.cap = this.mask = 0;
     this.entries = new Uint32Array(0);
     this.slots = new Uint32Array(0);
   }
@@ -564,6 +569,11 @@ class PartitionSearch<S, I, O> {
     this.sid = this.states.intern(model.init());
     if (this.sid < 0) this.status = 'memory';
     this.entry = next[head]!;
+  }
+
+  /** Configurations in the cache. */
+  get cached(): number {
+    return this.cache.size;
   }
 
   /** The longest linearized sequence reached, as indices into `ops`. */

@@ -3,6 +3,8 @@
  * bug takes to be found, as medians over several campaign seeds; then, when a Docker engine
  * answers, the docker testbed's costs: the time to bring up a 5-node cluster (a container per
  * node, every agent answering), and the per-run overhead of docker over sim for one scenario.
+ * The linearizability checker's speed on generated hard histories, new search against old
+ * (`harness/checkers/bench.ts`), comes first; `--linearizability` runs only that.
  * Figures from one run on one machine; compare ratios, not absolute times, across machines.
  */
 import fc from 'fast-check';
@@ -17,6 +19,12 @@ import { table } from '../../report/format.ts';
 import { R2P2_ROLE_NAMES } from '../../protocols/r2p2/index.ts';
 
 const HELP = `usage: protocheck bench [--scenarios N] [--seeds K] [--max-runs M] [--docker-reps R] [--no-docker]
+                       [--linearizability] [--lin-reps R] [--lin-large]
+
+The linearizability checker on generated hard histories (50 clients, pending operations, planted
+violations): verdicts, steps/s and time, against the previous search in the same run (median of
+R runs, default 3). --lin-large adds a history of more than 2^24 configurations (new search
+only; minutes, about 1 GB). --linearizability: only these figures.
 
 Simulator throughput over N generated scenarios per protocol (default 300), then for every seeded
 bug the campaign runs and wall time until the bug is found, median over K seeds (default 5),
@@ -30,8 +38,12 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
     scenarios: { type: 'string' }, seeds: { type: 'string' }, 'max-runs': { type: 'string' },
     'docker-reps': { type: 'string' }, 'no-docker': { type: 'boolean' }, help: { type: 'boolean' },
+    linearizability: { type: 'boolean' }, 'lin-reps': { type: 'string' }, 'lin-large': { type: 'boolean' },
   });
   if (values.help) return console.log(HELP), EXIT.ok;
+  const { benchLinearizability } = await import('../../checkers/bench.ts');
+  benchLinearizability({ reps: intOption(values['lin-reps'], 'lin-reps', 3), large: values['lin-large'] ?? false });
+  if (values.linearizability) return EXIT.ok;
   const n = intOption(values.scenarios, 'scenarios', 300);
   const seeds = intOption(values.seeds, 'seeds', 5);
   const maxRuns = intOption(values['max-runs'], 'max-runs', 1000);
