@@ -29,7 +29,7 @@ export const R2P2_SEEDED_BUGS: readonly SeededBug[] = [
   {
     name: 'server-replies-twice',
     description: 'The server sends every reply twice and emits ServerReply twice.',
-    caughtBy: ['at-most-one-reply', 'monitor'],
+    caughtBy: ['at-most-one-reply', 'monitor', 'tlc'],
   },
   {
     name: 'client-accepts-wrong-rid',
@@ -39,7 +39,7 @@ export const R2P2_SEEDED_BUGS: readonly SeededBug[] = [
   {
     name: 'reassembly-loses-reordered-packet',
     description: 'Server reassembly stores REQn packets in arrival order, so reordering scrambles the request body.',
-    caughtBy: ['byte-exact-reassembly'],
+    caughtBy: ['byte-exact-reassembly', 'tlc'],
   },
   {
     name: 'router-blind-feedback',
@@ -69,12 +69,17 @@ export const R2P2_SEEDED_BUGS: readonly SeededBug[] = [
   },
 ];
 
-/** The rules of R2P2 with JBSQ and the independent checks that hold each (docs/r2p2.md). */
+/**
+ * The rules of R2P2 with JBSQ and the independent checks that hold each (docs/r2p2.md): PROTOCOLS.md
+ * §1's "must hold" and the rules of the server, the router and the client that the spec, the
+ * machines and the properties share. A `spec-action:` check is shown by a trace of
+ * trace-validation.test.ts that breaks the rule and that TLC rejects at that event.
+ */
 export const R2P2_RULES: readonly ProtocolRule[] = [
   {
     name: 'reply-matches-request',
     statement: 'A reply the client accepts answers the request with that (client, rid) triplet.',
-    checks: ['spec:ReplyMatchesRequest', 'monitor:client', 'property:reply-matches-request'],
+    checks: ['spec:ReplyMatchesRequest', 'spec-action:ClientReceiveReply', 'monitor:client', 'property:reply-matches-request'],
   },
   {
     name: 'jbsq-bound',
@@ -82,9 +87,80 @@ export const R2P2_RULES: readonly ProtocolRule[] = [
     checks: ['spec:JbsqBound', 'monitor:router', 'property:jbsq-bound'],
   },
   {
+    name: 'router-count-bound',
+    statement: 'Under JBSQ the router\'s own count of a server\'s outstanding requests never exceeds the n it knows for that server.',
+    checks: ['spec:RouterCountBound', 'spec-action:RouterDispatch', 'monitor:router'],
+  },
+  {
+    name: 'router-count-exact',
+    statement: 'The router counts exactly Out(s) = dispatched − max(slot frees, served − base): a lost, duplicated or stale ' +
+      'FEEDBACK changes nothing it should not.',
+    checks: ['spec-action:RouterFeedback', 'monitor:router'],
+  },
+  {
+    name: 'jbsq-shortest-queue',
+    statement: 'JBSQ sends the head of the central queue to an eligible server with the fewest outstanding requests.',
+    checks: ['spec-action:RouterDispatch', 'monitor:router'],
+  },
+  {
+    name: 'dispatch-head-to-eligible',
+    statement: 'The router dispatches the head of its FIFO central queue, and only to an eligible server (joined, not left).',
+    checks: ['spec-action:RouterDispatch', 'monitor:router'],
+  },
+  {
+    name: 'drop-only-when-full',
+    statement: 'The router answers DROP to a REQ0 only when its central queue is full, and queues it otherwise.',
+    checks: ['spec-action:RouterDrop', 'monitor:router'],
+  },
+  {
+    name: 'account-per-incarnation',
+    statement: 'The router keeps a server\'s account across a leave and opens a new one only for a first join or a newer ' +
+      'incarnation, so requests dispatched before a leave still count after the rejoin.',
+    checks: ['spec:JbsqBound', 'spec-action:RouterServerJoin', 'property:jbsq-bound'],
+  },
+  {
     name: 'no-silent-loss',
     statement: 'Every request is replied, dropped with DROP, or times out at the client: a pending request has its timer armed.',
     checks: ['spec:PendingHasTimer', 'property:no-silent-loss'],
+  },
+  {
+    name: 'completes-once',
+    statement: 'A request completes once (reply, DROP or timeout) and only after it was sent; nothing happens to it afterwards.',
+    checks: ['spec-action:ClientReceiveReply', 'monitor:client', 'property:no-silent-loss'],
+  },
+  {
+    name: 'streams-to-one-server',
+    statement: 'A client streams the REQn packets of a multi-packet request to the one server that ACKed it first.',
+    checks: ['spec-action:ClientReceiveAck', 'monitor:client'],
+  },
+  {
+    name: 'byte-exact-reassembly',
+    statement: 'A request a server assembles has the bytes (digest) and packet count the client sent, whatever the network ' +
+      'reordered or duplicated.',
+    checks: ['spec-action:ServerReceiveRequest', 'property:byte-exact-reassembly'],
+  },
+  {
+    name: 'server-takes-once',
+    statement: 'A server takes each (client, rid) at most once per incarnation: a REQ0 the network duplicated or the router ' +
+      'dispatched twice is not served again.',
+    checks: ['spec:ServerTakesOnce', 'spec-action:ServerReceiveRequest', 'monitor:server', 'property:server-takes-once'],
+  },
+  {
+    name: 'at-most-one-reply',
+    statement: 'A server answers only a request its incarnation took, and each at most once.',
+    checks: ['spec-action:ServerReply', 'monitor:server', 'property:at-most-one-reply'],
+  },
+  {
+    name: 'serves-after-announce',
+    statement: 'A (re)started server takes, reassembles and answers requests only once its incarnation has announced ' +
+      'itself (after its quiet period), so no request sent to an earlier incarnation is served.',
+    checks: ['spec:ServesOnlyAnnounced', 'spec-action:ServerReceiveRequest', 'monitor:server', 'property:serves-after-announce'],
+  },
+  {
+    name: 'served-count',
+    statement: 'Each reply raises the server\'s served count by exactly one and its announces report that count (from 0 ' +
+      'in a new incarnation): what lets the router derive outstanding = dispatched − served.',
+    checks: ['spec-action:ServerReply', 'spec-action:ServerAnnounce', 'monitor:server'],
   },
 ];
 

@@ -12,6 +12,7 @@ import { ZERO_ADDR, decode } from '../../../impl/r2p2/codec.ts';
 import type { ProtocolDefinition, RoleFactory, ScenarioOptions, Violation } from '../../protocol.ts';
 import type { TraceEvent } from '../../trace/schema.ts';
 import { r2p2 } from './index.ts';
+import { generateR2p2TraceModule } from './trace-validation.ts';
 import { exampleScenario, r2p2Timing, type R2p2Scenario } from './scenario.ts';
 
 interface Checked {
@@ -191,7 +192,7 @@ describe('r2p2 seeded bugs on sim', () => {
       const online = bug.caughtBy.filter((c) => c !== 'tlc');
       const fired = new Map<string, number>();
       let runs = 0;
-      let caught: { scenario: R2p2Scenario; trace: TraceEvent[] } | undefined;
+      let caught: { scenario: R2p2Scenario; trace: TraceEvent[]; flagged: Set<number> } | undefined;
       for (const base of sample({ bugs: [bug.name] }, 31, 60)) {
         const s = conditions[bug.name]!(base);
         const r = await runOnSim(s, protocolFor(bug.name));
@@ -199,17 +200,21 @@ describe('r2p2 seeded bugs on sim', () => {
         const checks = new Set([...r.properties, ...r.monitor].map((v) => v.check));
         for (const c of checks) fired.set(c, (fired.get(c) ?? 0) + 1);
         if (online.every((c) => fired.has(c))) {
-          caught = { scenario: s, trace: r.trace };
+          caught = { scenario: s, trace: r.trace, flagged: new Set([...r.properties, ...r.monitor].flatMap((v) => v.events ?? [])) };
           break;
         }
       }
       expect(Object.fromEntries(fired), `after ${runs} runs`).toEqual(
         expect.objectContaining(Object.fromEntries(online.map((c) => [c, expect.any(Number)]))));
       if (bug.caughtBy.includes('tlc')) {
+        // TLC rejects the trace, and at an event the run-side checks named (not for another reason).
         const sim = new SimTestbed();
         const addrs = sim.assignAddresses(r2p2.plan(caught!.scenario));
-        const [tlc] = await r2p2.validateTraces!([{ trace: caught!.trace, addrs, scenario: caught!.scenario }]);
+        const input = { trace: caught!.trace, addrs, scenario: caught!.scenario };
+        const [tlc] = await r2p2.validateTraces!([input]);
         expect(tlc!.accepted, `TLC on the trace of run ${runs}`).toBe(false);
+        const rejected = generateR2p2TraceModule([input]).eventIndices[0]![tlc!.matchedPrefix!]!;
+        expect(caught!.flagged, `TLC rejected event ${rejected}: ${JSON.stringify(caught!.trace[rejected])}`).toContain(rejected);
       }
     }, 60_000);
   }

@@ -206,6 +206,36 @@ const serveBeforeAnnounce = trace(
   reply('server1', C1, 1, 1), announce('server1', 1),
 );
 
+// ---- one trace per spec action whose enabling condition holds a rule (docs/r2p2.md) ----
+const oneServed = [announce('server1'), join(S1), send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
+  receive('server1', C1, 1, 1, 'req-client1-1')];
+/** ServerReply: the served count rises by exactly one. */
+const servedSkips = trace(...oneServed, reply('server1', C1, 1, 2));
+/** ServerAnnounce: a heartbeat reports the served count. */
+const heartbeatMiscounts = trace(...oneServed, reply('server1', C1, 1, 1), announce('server1', 2));
+/** ServerReply: one reply per request taken. */
+const repliesTwice = trace(...oneServed, reply('server1', C1, 1, 1), reply('server1', C1, 1, 2));
+/** ClientReceiveReply: a request completes once. */
+const completesTwice = trace(...oneServed, reply('server1', C1, 1, 1), accept('client1', 1, S1), accept('client1', 1, S1));
+/** RouterDrop: only when the central queue is full. */
+const dropNotFull = trace(announce('server1'), join(S1), send('client1', 1), { node: 'router', action: 'RouterDrop', client: C1, rid: 1 });
+/** RouterDispatch: the head of the central queue. */
+const notHead = trace(announce('server1'), join(S1), send('client1', 1), send('client2', 1),
+  enqueue(C1, 1, 1), enqueue(C2, 1, 2), dispatch(C2, 1, S1, 1));
+/** RouterDispatch: only to an eligible server. */
+const toIneligible = trace(announce('server1'), join(S1), leave(S1), send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1));
+/** RouterDispatch under JBSQ(2): a server with the fewest outstanding. */
+const notShortest = trace(announce('server1', 0, 2), announce('server2', 0, 2), join(S1, 2), join(S2, 2),
+  send('client1', 1), enqueue(C1, 1, 1), dispatch(C1, 1, S1, 1),
+  send('client2', 1), enqueue(C2, 1, 1), dispatch(C2, 1, S1, 2));
+/** ClientReceiveAck: a client streams a multi-packet request to one server only. */
+const ackFromTwo = trace(announce('server1'), announce('server2'), join(S1), join(S2),
+  send('client1', 1, 2, 'big'), enqueue(C1, 1, 1), enqueue(C1, 1, 2), dispatch(C1, 1, S1, 1), dispatch(C1, 1, S2, 1),
+  { node: 'server1', action: 'ServerAck', client: C1, rid: 1, npkts: 2 },
+  { node: 'server2', action: 'ServerAck', client: C1, rid: 1, npkts: 2 },
+  { node: 'client1', action: 'ClientReceiveAck', rid: 1, server: S1 },
+  { node: 'client1', action: 'ClientReceiveAck', rid: 1, server: S2 });
+
 const jbsq = scenario('jbsq', 1, 4);
 const cases: { name: string; input: TraceValidationInput; accepted: boolean; prefix?: number }[] = [
   { name: 'simple JBSQ request', input: { trace: simple, addrs, scenario: jbsq }, accepted: true },
@@ -224,6 +254,15 @@ const cases: { name: string; input: TraceValidationInput; accepted: boolean; pre
   { name: 'a server takes one request twice in an incarnation', input: { trace: takenTwice, addrs, scenario: jbsq }, accepted: false, prefix: 9 },
   { name: 'server crash, quiet restart, announce, new account', input: { trace: crashRestart, addrs, scenario: jbsq }, accepted: true, prefix: 16 },
   { name: 'a restarted server serves before it announces', input: { trace: serveBeforeAnnounce, addrs, scenario: jbsq }, accepted: false, prefix: 6 },
+  { name: 'a reply that raises served by two', input: { trace: servedSkips, addrs, scenario: jbsq }, accepted: false, prefix: 6 },
+  { name: 'a heartbeat with another served count', input: { trace: heartbeatMiscounts, addrs, scenario: jbsq }, accepted: false, prefix: 7 },
+  { name: 'a second reply to one request', input: { trace: repliesTwice, addrs, scenario: jbsq }, accepted: false, prefix: 7 },
+  { name: 'a request completed twice', input: { trace: completesTwice, addrs, scenario: jbsq }, accepted: false, prefix: 8 },
+  { name: 'DROP with a queue that is not full', input: { trace: dropNotFull, addrs, scenario: jbsq }, accepted: false, prefix: 3 },
+  { name: 'dispatch of a request that is not the head', input: { trace: notHead, addrs, scenario: jbsq }, accepted: false, prefix: 6 },
+  { name: 'dispatch to a server that left', input: { trace: toIneligible, addrs, scenario: jbsq }, accepted: false, prefix: 5 },
+  { name: 'JBSQ(2) dispatch to the more loaded server', input: { trace: notShortest, addrs, scenario: scenario('jbsq', 2, 4) }, accepted: false, prefix: 9 },
+  { name: 'a client streaming to a second server', input: { trace: ackFromTwo, addrs, scenario: scenario('random', 1, 4) }, accepted: false, prefix: 12 },
 ];
 
 describe('R2P2 trace validation', () => {
