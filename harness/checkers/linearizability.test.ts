@@ -364,20 +364,23 @@ describe('generated hard histories', () => {
     }
   });
 
-  it('agree with a brute-force search when small (append model)', () => {
-    let planted = 0;
-    for (let seed = 1; seed <= 60; seed++) {
-      const opts = { seed, mix: 'append' as const, clients: 3, keys: 1, opsPerClient: 3, pending: 0.3 };
-      const h = hardHistory(opts);
-      expect(bruteForce(appendModel, h)).toBe(true);
-      expect(checkLinearizability(appendModel, h).verdict).toBe('ok');
-      if (!h.some((o) => o.input.op === 'get' && o.ret !== undefined)) continue; // nothing to plant in
-      planted++;
-      const bad = hardHistory({ ...opts, violation: true });
-      expect(bruteForce(appendModel, bad)).toBe(false);
-      expect(checkLinearizability(appendModel, bad).verdict).toBe('violation');
+  it('agree with a brute-force search when small, planted violations included', () => {
+    for (const mix of ['register', 'kv', 'append'] as const) {
+      const model = (mix === 'append' ? appendModel : kvModel) as Model<unknown, unknown, unknown>;
+      let planted = 0;
+      for (let seed = 1; seed <= 60; seed++) {
+        const opts = { seed, mix, clients: 3, keys: 1, opsPerClient: 3, pending: 0.3, values: 2 };
+        const h = hardHistory(opts as typeof opts & { mix: 'register' }) as Operation<unknown, unknown>[];
+        expect(bruteForce(model, h), `${mix} ${seed}`).toBe(true);
+        expect(checkLinearizability(model, h).verdict).toBe('ok');
+        if (!h.some((o) => (o.input as KvOp).op === 'get' && o.ret !== undefined)) continue; // nothing to plant in
+        planted++;
+        const bad = hardHistory({ ...opts, violation: true } as typeof opts & { mix: 'register' }) as Operation<unknown, unknown>[];
+        expect(bruteForce(model, bad), `${mix} ${seed} planted`).toBe(false);
+        expect(checkLinearizability(model, bad).verdict).toBe('violation');
+      }
+      expect(planted, mix).toBeGreaterThan(30);
     }
-    expect(planted).toBeGreaterThan(30);
   });
 });
 
