@@ -3,12 +3,28 @@
 (* Raft, HovercRaft and HovercRaft++ (Kogias, thesis ch. 12), following   *)
 (* docs/hovercraft-design-notes.md.                                        *)
 (*                                                                         *)
-(* Roles: Raft nodes (Nodes), clients (Clients) and the HovercRaft++       *)
-(* aggregator (Aggregator), a switch program with soft state only.  The    *)
-(* flow-control middlebox is not modelled: a client request is multicast   *)
-(* to every node (ClientRequest sends one copy per node), and the network  *)
-(* may lose any copy.  The middlebox only limits how many requests are in  *)
-(* the system, which affects no safety property here.                      *)
+(* Roles: Raft nodes (Nodes), clients (Clients), the HovercRaft++          *)
+(* aggregator (Aggregator), a switch program with soft state only, and the *)
+(* flow-control middlebox (Middlebox), a switch program too, as            *)
+(* impl/hovercraft/middlebox.ts: a fixed table of Threshold slots          *)
+(* (mbSlots, the requests that hold one). A client sends its request to    *)
+(* the middlebox, which admits it into a free slot and multicasts it to    *)
+(* the nodes (the network may lose any copy), or answers NACK when every   *)
+(* slot is held; the replier's FEEDBACK frees the slot, and a slot whose   *)
+(* reply or FEEDBACK was lost is reclaimed (expiry) when a request needs   *)
+(* one.                                                                    *)
+
+(* What a NACK promises: the middlebox refuses one copy of a request and   *)
+(* keeps no memory of it (in the paper it is a counter in a switch). The   *)
+(* network may duplicate the client's request, and a duplicate that        *)
+(* reaches the middlebox when a slot is free is admitted, ordered, applied *)
+(* and answered like any request. So a NACKed operation may still take     *)
+(* effect: the client takes the NACK and moves on, a later reply finds the *)
+(* operation no longer pending and is dropped (as                          *)
+(* impl/hovercraft/client.ts ignores it), and the linearizability history  *)
+(* counts a NACKed operation as pending. No invariant says that a NACKed   *)
+(* request is never ordered; MCHovercRaft's NackIsFinal, which would, is   *)
+(* violated (models.test.ts).                                              *)
 (*                                                                         *)
 (* Every action below has the name and the parameters of a trace event of *)
 (* impl/hovercraft/actions.ts.  The acting node is the first parameter     *)
@@ -56,6 +72,8 @@ CONSTANTS
     Nodes,          \* Raft node ids
     Clients,        \* client identities (an address each)
     Aggregator,     \* the aggregator's identity
+    Middlebox,      \* the flow-control middlebox's identity
+    Threshold,      \* the middlebox's slots: requests admitted into the system at once
     Mode,           \* "raft", "hovercraft" or "hovercraft++"
     ReplierPolicy,  \* "jbsq" (bounded queues of depth B) or "leader" (the leader always)
     B,              \* the bound of the replier queues
@@ -68,9 +86,11 @@ CONSTANTS
 ASSUME Mode \in {"raft", "hovercraft", "hovercraft++"}
 ASSUME ReplierPolicy \in {"jbsq", "leader"}
 ASSUME B \in Nat \ {0}
+ASSUME Threshold \in Nat
 SpecBugs == {"ReplierReassigned", "ReplierReannounced", "AggNoMajority", "DoubleVote",
              "SkipLogCheck", "CommitWithoutMajority", "BoundIgnored", "ReplyByAll",
-             "LeaderReplies", "ApplyUncommitted", "SendUnannounced", "AggOverstatesApplied"}
+             "LeaderReplies", "ApplyUncommitted", "SendUnannounced",
+             "AdmitAboveThreshold", "FeedbackFreesOther", "ReplyAgainAfterRestart", "AggOverstatesApplied"}
 ASSUME Bugs \subseteq SpecBugs
 
 None == "none"                \* votedFor null; the replier of an unannounced entry
@@ -101,6 +121,8 @@ VARIABLES
     currentTerm,    \* [Nodes -> Nat]
     vote,           \* [Nodes -> Nodes \cup {None}]: votedFor
     logs,           \* [Nodes -> Seq(entry)]; beyond announcedIdx (leader only) not persistent
+    answered,       \* [Nodes -> the last index the node answered]: a restarted node that applies
+                    \* the log again does not answer those entries again
     \* ---- node, volatile ----
     role,           \* "follower", "candidate" or "leader"
     commitIdx,      \* commit_idx
@@ -129,6 +151,8 @@ VARIABLES
     aggApplied,     \* [Nodes -> applied index from successful replies]
     aggCommit,      \* the last commit index it multicast
     aggPending,     \* an append that announced nothing new awaits an AGG_COMMIT
+    \* ---- flow-control middlebox ----
+    mbSlots,        \* the requests <<client, rid>> that hold a slot
     \* ---- clients ----
     creq,           \* [Clients -> [rid, ro, st]]: the client's last operation
     \* ---- network ----
@@ -140,25 +164,36 @@ VARIABLES
     committed,      \* <<index, entry, term>>: entry known committed by a node in term
     appliedHist,    \* <<index, entry, digest>>: a node applied entry at index
     appliedMax,     \* [Nodes -> the highest index the node has applied, in any incarnation]
-    replies,        \* <<client, rid, node, index>>: node replied to the request of entry index
+    replies,        \* a bag: [<<client, rid, node, index>> -> the times node replied to the
+                    \* request of entry index]
+    mbAdmitted,     \* requests <<client, rid>> the middlebox admitted (took a slot for)
+    mbExpired,      \* admitted requests whose slot expired since they were last admitted
     restarts        \* number of NodeStart steps so far
 
-nodeVars == <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified, unordered,
+nodeVars == <<currentTerm, vote, logs, answered, role, commitIdx, appliedIdx, learnt, verified, unordered,
               missingReqs, toReply, votesGranted>>
 leaderVars == <<nextIdx, matchIdx, announcedIdx, appliedKnown, appliedSent, useAgg, aggSent>>
 aggVars == <<aggTerm, aggLeader, aggEnd, aggFirst, aggMatch, aggApplied, aggCommit, aggPending>>
 netVars == <<msgs, dups>>
 ghostVars == <<leaders, repliers, committed, appliedHist, appliedMax, replies, restarts>>
-vars == <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified, unordered,
+\* (mbAdmitted and mbExpired are history variables too, of the middlebox)
+mbVars == <<mbSlots, mbAdmitted, mbExpired>>
+vars == <<currentTerm, vote, logs, answered, role, commitIdx, appliedIdx, learnt, verified, unordered,
           missingReqs, toReply, votesGranted, nextIdx, matchIdx, announcedIdx, appliedKnown,
           appliedSent, useAgg, aggSent, aggTerm, aggLeader, aggEnd, aggFirst, aggMatch, aggApplied, aggCommit,
           aggPending, creq, msgs, dups, leaders, repliers, committed, appliedHist, appliedMax,
-          replies, restarts>>
+          replies, restarts, mbSlots, mbAdmitted, mbExpired>>
 
 -----------------------------------------------------------------------------
 (* Messages *)
 
-\* A client request, one copy per node (the multicast).
+\* A client request on its way to the middlebox.
+MbReqMsg(c, r, ro) == [type |-> "MbReq", client |-> c, rid |-> r, ro |-> ro, dst |-> Middlebox]
+\* The middlebox's NACK (an R2P2 DROP) to the client.
+NackMsg(c, r) == [type |-> "Nack", client |-> c, rid |-> r, dst |-> c]
+\* A replier's FEEDBACK about request <<c, r>>, to the middlebox.
+FeedbackMsg(c, r) == [type |-> "Feedback", client |-> c, rid |-> r, dst |-> Middlebox]
+\* A client request, one copy per node (the middlebox's multicast).
 ReqMsg(c, r, ro, to) == [type |-> "Req", client |-> c, rid |-> r, ro |-> ro, dst |-> to]
 ReplyMsg(c, r, from, res) ==
     [type |-> "Reply", client |-> c, rid |-> r, src |-> from, dst |-> c, result |-> res]
@@ -183,12 +218,14 @@ ACMsg(t, c, ap, to) ==
 
 \* Sends messages (one already in flight stays one).
 Send(ms) == msgs' = msgs \cup ms /\ UNCHANGED dups
+\* The messages the network may duplicate: all (a model may narrow them).
+Duplicable(m) == TRUE
 \* Receives m (in flight) and sends ms.  The receipt removes m, or, while the
 \* duplication budget lasts, leaves it in flight to be received again.
 Deliver(m, ms) ==
     /\ m \in msgs
     /\ \/ msgs' = (msgs \ {m}) \cup ms /\ UNCHANGED dups
-       \/ dups < MaxDups /\ msgs' = msgs \cup ms /\ dups' = dups + 1
+       \/ dups < MaxDups /\ Duplicable(m) /\ msgs' = msgs \cup ms /\ dups' = dups + 1
 \* The messages in flight that carry a term and reach node n.
 TermMsgsTo(n) ==
     {m \in msgs : m.type \in {"RV", "RVR", "AE", "AER", "ProbeRep", "AC"} /\ m.dst = n}
@@ -253,6 +290,7 @@ Init ==
     /\ currentTerm = [n \in Nodes |-> 0]
     /\ vote = [n \in Nodes |-> None]
     /\ logs = [n \in Nodes |-> <<>>]
+    /\ answered = [n \in Nodes |-> 0]
     /\ role = [n \in Nodes |-> "follower"]
     /\ commitIdx = [n \in Nodes |-> 0]
     /\ appliedIdx = [n \in Nodes |-> 0]
@@ -277,6 +315,7 @@ Init ==
     /\ aggApplied = [n \in Nodes |-> 0]
     /\ aggCommit = 0
     /\ aggPending = FALSE
+    /\ mbSlots = {}
     /\ creq = [c \in Clients |-> [rid |-> 0, ro |-> FALSE, st |-> "idle"]]
     /\ msgs = {}
     /\ dups = 0
@@ -285,46 +324,117 @@ Init ==
     /\ committed = {}
     /\ appliedHist = {}
     /\ appliedMax = [n \in Nodes |-> 0]
-    /\ replies = {}
+    /\ replies = [x \in {} |-> 0]
     /\ restarts = 0
+    /\ mbAdmitted = {}
+    /\ mbExpired = {}
 
 -----------------------------------------------------------------------------
 (* ------------------------------ CLIENT --------------------------------- *)
 
-(* The client sends its next operation; the middlebox multicasts it: a    *)
-(* copy reaches each node of some subset of the nodes (the others' copies  *)
-(* are lost).  ro iff the operation is a get.                              *)
+(* The client sends its next operation to the middlebox (MiddleboxForward  *)
+(* multicasts it, or MiddleboxNack refuses it). ro iff the operation is a  *)
+(* get.                                                                    *)
 ClientRequest(node, rid, op, key, value, expected, ro) ==
     /\ node \in Clients
     /\ creq[node].st # "pending"
     /\ rid = creq[node].rid + 1
     /\ ro = (op = "get")
     /\ creq' = [creq EXCEPT ![node] = [rid |-> rid, ro |-> ro, st |-> "pending"]]
-    /\ \E reached \in SUBSET Nodes : Send({ReqMsg(node, rid, ro, n) : n \in reached})
-    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, ghostVars>>
+    /\ Send({MbReqMsg(node, rid, ro)})
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, ghostVars, mbVars>>
 
-(* The client accepts the reply to its pending operation from `from`.     *)
+(* The client accepts the reply to its pending operation from `from`. A    *)
+(* reply to an operation no longer pending (one NACKed or given up on,     *)
+(* whose request a duplicate got ordered after all, or a duplicate reply)  *)
+(* is dropped without a step (see Dead), as the implementation's client    *)
+(* ignores it.                                                             *)
 ClientReceiveReply(node, rid, from, result) ==
     /\ node \in Clients
     /\ creq[node].st = "pending" /\ creq[node].rid = rid
     /\ Deliver(ReplyMsg(node, rid, from, result), {})
     /\ creq' = [creq EXCEPT ![node].st = "replied"]
-    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, ghostVars, mbVars>>
 
-(* The middlebox refused the operation (the middlebox is not modelled: any *)
-(* pending operation may be refused, and its multicast is not taken back). *)
+(* The middlebox's NACK of the pending operation comes back: the client    *)
+(* takes it as the operation's outcome and moves on. The operation may     *)
+(* still take effect (see the header): a duplicate of its request may be   *)
+(* admitted later.                                                         *)
 ClientReceiveNack(node, rid) ==
     /\ node \in Clients
     /\ creq[node].st = "pending" /\ creq[node].rid = rid
+    /\ Deliver(NackMsg(node, rid), {})
     /\ creq' = [creq EXCEPT ![node].st = "nacked"]
-    /\ UNCHANGED <<netVars, nodeVars, leaderVars, aggVars, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, mbVars, ghostVars>>
 
 (* The client gives up on its pending operation.                          *)
 ClientTimeout(node, rid) ==
     /\ node \in Clients
     /\ creq[node].st = "pending" /\ creq[node].rid = rid
     /\ creq' = [creq EXCEPT ![node].st = "timedout"]
-    /\ UNCHANGED <<netVars, nodeVars, leaderVars, aggVars, ghostVars>>
+    /\ UNCHANGED <<netVars, nodeVars, leaderVars, aggVars, ghostVars, mbVars>>
+
+-----------------------------------------------------------------------------
+(* ------------------------ FLOW-CONTROL MIDDLEBOX ----------------------- *)
+
+\* The slots held.
+Held == Cardinality(mbSlots)
+
+(* A client request reaches the middlebox and takes a free slot: it is     *)
+(* multicast, a copy to each node of some subset of the nodes (the others' *)
+(* copies are lost); inflight is the number of slots held after. A copy of *)
+(* a request that holds a slot is multicast again and takes no second      *)
+(* slot, with no event: to the nodes that is a duplicate the network made, *)
+(* which Deliver already allows. (BUG "AdmitAboveThreshold": it admits a   *)
+(* request while every slot is held.)                                      *)
+MiddleboxForward(client, rid, inflight) ==
+    /\ <<client, rid>> \notin mbSlots
+    /\ Held < Threshold \/ "AdmitAboveThreshold" \in Bugs
+    /\ inflight = Held + 1
+    /\ \E ro \in BOOLEAN, reached \in SUBSET Nodes :
+          Deliver(MbReqMsg(client, rid, ro), {ReqMsg(client, rid, ro, n) : n \in reached})
+    /\ mbSlots' = mbSlots \cup {<<client, rid>>}
+    /\ mbAdmitted' = mbAdmitted \cup {<<client, rid>>}
+    /\ mbExpired' = mbExpired \ {<<client, rid>>}
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars>>
+
+(* A client request reaches the middlebox while every slot is held by      *)
+(* other requests: the middlebox answers NACK to the client. It keeps no   *)
+(* record of the refusal, so a duplicate of the request that comes when a  *)
+(* slot is free is admitted (see the header).                              *)
+MiddleboxNack(client, rid, inflight) ==
+    /\ <<client, rid>> \notin mbSlots
+    /\ Held >= Threshold
+    /\ inflight = Held
+    /\ \E ro \in BOOLEAN : Deliver(MbReqMsg(client, rid, ro), {NackMsg(client, rid)})
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, mbVars, creq, ghostVars>>
+
+(* A replier's FEEDBACK about <<client, rid>> frees the slot it holds. A   *)
+(* FEEDBACK about a request that holds no slot (its slot expired, or the   *)
+(* FEEDBACK is a duplicate) is ignored: the message stays, and frees the   *)
+(* slot only if the request takes one again. (BUG "FeedbackFreesOther":    *)
+(* such a FEEDBACK frees a slot another request holds.)                    *)
+MiddleboxFeedback(client, rid, inflight) ==
+    /\ \E x \in mbSlots :
+          /\ \/ x = <<client, rid>>
+             \/ "FeedbackFreesOther" \in Bugs /\ <<client, rid>> \notin mbSlots
+          /\ mbSlots' = mbSlots \ {x}
+    /\ inflight = Held - 1
+    /\ Deliver(FeedbackMsg(client, rid), {})
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, mbAdmitted, mbExpired, creq, ghostVars>>
+
+(* A request needs a slot and every slot is held: a slot held longer than  *)
+(* the slot timeout (its reply or FEEDBACK was lost, or is late) is freed, *)
+(* for the request to take (MiddleboxForward follows). Which slots are old *)
+(* enough is timing, so any held slot may be the one.                      *)
+MiddleboxExpire(client, rid, inflight) ==
+    /\ <<client, rid>> \in mbSlots
+    /\ Held >= Threshold
+    /\ \E m \in msgs : m.type = "MbReq" /\ <<m.client, m.rid>> \notin mbSlots
+    /\ inflight = Held - 1
+    /\ mbSlots' = mbSlots \ {<<client, rid>>}
+    /\ mbExpired' = mbExpired \cup {<<client, rid>>}
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, mbAdmitted, creq, netVars, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* ---------------------------- RAFT NODE -------------------------------- *)
@@ -348,7 +458,7 @@ NodeStart(node, term, votedFor, log) ==
     /\ ResetLeader(node)
     /\ restarts' = restarts + 1
     /\ UNCHANGED <<currentTerm, vote, aggVars, creq, netVars, leaders, repliers, committed,
-                   appliedHist, appliedMax, replies>>
+                   appliedHist, appliedMax, replies, mbVars, answered>>
 
 (* A follower (or candidate) takes its copy of a multicast request into   *)
 (* its unordered set (hovercraft modes; in raft mode followers ignore it). *)
@@ -361,7 +471,7 @@ FollowerBuffer(node, client, rid, ro) ==
     /\ unordered' = [unordered EXCEPT ![node] = @ \cup {<<client, rid, ro>>}]
     /\ missingReqs' = [missingReqs EXCEPT ![node] = @ \ {<<client, rid>>}]
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified,
-                   toReply, votesGranted, leaderVars, aggVars, creq, ghostVars>>
+                   toReply, votesGranted, leaderVars, aggVars, creq, ghostVars, mbVars, answered>>
 
 (* An unordered request lingered past the garbage-collection timeout.     *)
 FollowerGc(node, client, rid) ==
@@ -371,7 +481,7 @@ FollowerGc(node, client, rid) ==
           /\ unordered' = [unordered EXCEPT ![node] = @ \ {<<client, rid, ro>>}]
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified,
                    missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, netVars,
-                   ghostVars>>
+                   ghostVars, mbVars, answered>>
 
 (* The leader appends a request it received (its copy of the multicast, or *)
 (* the body in its unordered set) and does not order it yet: replier None. *)
@@ -385,7 +495,7 @@ LeaderAppend(node, term, index, client, rid, ro) ==
     /\ logs' = [logs EXCEPT ![node] = Append(@, <<term, client, rid, None, ro>>)]
     /\ unordered' = [unordered EXCEPT ![node] = @ \ {<<client, rid, ro>>}]
     /\ UNCHANGED <<currentTerm, vote, role, commitIdx, appliedIdx, learnt, verified, missingReqs,
-                   toReply, votesGranted, leaderVars, aggVars, creq, ghostVars>>
+                   toReply, votesGranted, leaderVars, aggVars, creq, ghostVars, mbVars, answered>>
 
 (* Election timeout: the node becomes candidate of the next term and votes *)
 (* for itself.                                                             *)
@@ -399,7 +509,7 @@ BecomeCandidate(node, term) ==
     /\ votesGranted' = [votesGranted EXCEPT ![node] = {node}]
     /\ verified' = [verified EXCEPT ![node] = 0]
     /\ UNCHANGED <<logs, commitIdx, appliedIdx, learnt, unordered, missingReqs, toReply,
-                   leaderVars, aggVars, creq, netVars, ghostVars>>
+                   leaderVars, aggVars, creq, netVars, ghostVars, mbVars, answered>>
 
 SendRequestVote(node, to, term, lastIndex, lastTerm) ==
     /\ role[node] = "candidate"
@@ -407,7 +517,7 @@ SendRequestVote(node, to, term, lastIndex, lastTerm) ==
     /\ term = currentTerm[node]
     /\ lastIndex = Len(logs[node]) /\ lastTerm = LastTerm(logs[node])
     /\ Send({RVMsg(node, to, term, lastIndex, lastTerm)})
-    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars, mbVars>>
 
 \* Whether node n grants its vote to a request of its current term.
 LogUpToDate(n, lastIndex, lastTerm) ==
@@ -428,7 +538,7 @@ HandleRequestVote(node, from, term, lastIndex, lastTerm, granted) ==
                {RVRMsg(node, from, currentTerm[node], granted)})
     /\ vote' = IF granted THEN [vote EXCEPT ![node] = from] ELSE vote
     /\ UNCHANGED <<currentTerm, logs, role, commitIdx, appliedIdx, learnt, verified, unordered,
-                   missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, ghostVars>>
+                   missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, ghostVars, mbVars, answered>>
 
 (* A candidate counts a vote reply of its term; votes is its tally after.  *)
 HandleVoteReply(node, from, term, granted, votes) ==
@@ -439,7 +549,7 @@ HandleVoteReply(node, from, term, granted, votes) ==
        IN /\ votes = Cardinality(tally)
           /\ votesGranted' = [votesGranted EXCEPT ![node] = tally]
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified,
-                   unordered, missingReqs, toReply, leaderVars, aggVars, creq, ghostVars>>
+                   unordered, missingReqs, toReply, leaderVars, aggVars, creq, ghostVars, mbVars, answered>>
 
 (* A candidate with a majority becomes leader.  It appends the no-op of    *)
 (* its term (replier: itself), so entries of earlier terms commit, and in  *)
@@ -464,7 +574,7 @@ BecomeLeader(node, term) ==
     /\ IF Mode = "hovercraft++" THEN Send({ProbeMsg(node, term)}) ELSE UNCHANGED netVars
     /\ UNCHANGED <<currentTerm, vote, commitIdx, appliedIdx, learnt, verified, unordered,
                    missingReqs, toReply, aggVars, creq, committed, appliedHist, appliedMax,
-                   replies, restarts>>
+                   replies, restarts, mbVars, answered>>
 
 (* The node has a message of a newer term: it adopts the term and becomes  *)
 (* a follower (a leader drops its unannounced entries, keeping the         *)
@@ -482,7 +592,7 @@ StepDown(node, term) ==
     /\ verified' = [verified EXCEPT ![node] = 0]
     /\ ResetLeader(node)
     /\ UNCHANGED <<commitIdx, appliedIdx, learnt, missingReqs, toReply, aggVars, creq, netVars,
-                   ghostVars>>
+                   ghostVars, mbVars, answered>>
 
 (* The leader fixes the replier of its next entry (announced_idx moves to  *)
 (* index): an eligible node (JBSQ: a shortest queue below B); queue is its *)
@@ -500,7 +610,7 @@ Announce(node, term, index, replier, queue) ==
     /\ UNCHANGED <<currentTerm, vote, role, commitIdx, appliedIdx, learnt, verified, unordered,
                    missingReqs, toReply, votesGranted, nextIdx, matchIdx, appliedKnown, appliedSent,
                    useAgg, aggSent, aggVars, creq, netVars, leaders, committed, appliedHist, appliedMax,
-                   replies, restarts>>
+                   replies, restarts, mbVars, answered>>
 
 (* BUG "ReplierReassigned": the leader picks the replier of an announced    *)
 (* client entry again, by JBSQ, as it would when it resends the entry.     *)
@@ -518,7 +628,7 @@ RepickReplier(node, index, replier) ==
                    ELSE repliers
     /\ UNCHANGED <<currentTerm, vote, role, commitIdx, appliedIdx, learnt, verified, unordered,
                    missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, netVars, leaders,
-                   committed, appliedHist, appliedMax, replies, restarts>>
+                   committed, appliedHist, appliedMax, replies, restarts, mbVars, answered>>
 
 \* The end of what leader n may send: its announced entries.  (BUG
 \* "SendUnannounced": its whole log.)
@@ -550,7 +660,7 @@ SendAppendEntries(node, to, term, prevIndex, prevTerm, entries, commit) ==
                   ELSE nextIdx
     /\ appliedSent' = [appliedSent EXCEPT ![node] = appliedIdx[node]]
     /\ UNCHANGED <<nodeVars, matchIdx, announcedIdx, appliedKnown, useAgg, aggVars,
-                   creq, ghostVars>>
+                   creq, ghostVars, mbVars>>
 
 \* Node n can store entry e only when it holds the request body (raft mode:
 \* the body travels in the entry).
@@ -618,7 +728,7 @@ HandleAppendEntries(node, from, term, prevIndex, prevTerm, entries, commit, succ
                   /\ learnt' = [learnt EXCEPT ![node] = lrn]
                   /\ role' = [role EXCEPT ![node] = "follower"]
     /\ UNCHANGED <<currentTerm, vote, commitIdx, appliedIdx, toReply, votesGranted, leaderVars,
-                   aggVars, creq, ghostVars>>
+                   aggVars, creq, ghostVars, mbVars, answered>>
 
 (* The leader processes an append_entries reply of its term sent to it    *)
 (* directly (successes through the aggregator go to the aggregator).       *)
@@ -634,7 +744,7 @@ HandleAppendEntriesReply(node, from, term, success, matchIndex, applied) ==
             /\ UNCHANGED matchIdx
     /\ appliedKnown' = [appliedKnown EXCEPT ![node][from] = Max(@, applied),
                                              ![node][node] = Max(@, appliedSent[node])]
-    /\ UNCHANGED <<nodeVars, announcedIdx, appliedSent, useAgg, aggSent, aggVars, creq, ghostVars>>
+    /\ UNCHANGED <<nodeVars, announcedIdx, appliedSent, useAgg, aggSent, aggVars, creq, ghostVars, mbVars>>
 
 (* Recovery: a node asks `to` (the leader, then other peers in turn) for  *)
 (* the body of a request an append_entries ordered that it lacks.          *)
@@ -643,7 +753,7 @@ SendRecoveryRequest(node, to, client, rid) ==
     /\ to \in Nodes \ {node}
     /\ <<client, rid>> \in missingReqs[node]
     /\ Send({RecReqMsg(node, to, client, rid)})
-    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars, mbVars>>
 
 (* A node answers a recovery request: found iff it holds the body, which   *)
 (* it then sends back.                                                     *)
@@ -652,7 +762,7 @@ HandleRecoveryRequest(node, from, client, rid, found) ==
     /\ found = HoldsBody(node, client, rid)
     /\ Deliver(RecReqMsg(from, node, client, rid),
                IF found THEN {RecRepMsg(node, from, client, rid, BodyRo(node, client, rid))} ELSE {})
-    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars, mbVars>>
 
 (* A recovered body arrives: it goes into the unordered set (a body it     *)
 (* holds by now is ignored without a step).                                *)
@@ -664,7 +774,7 @@ HandleRecoveryReply(node, from, client, rid) ==
           /\ unordered' = [unordered EXCEPT ![node] = @ \cup {<<client, rid, ro>>}]
     /\ missingReqs' = [missingReqs EXCEPT ![node] = @ \ {<<client, rid>>}]
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified,
-                   toReply, votesGranted, leaderVars, aggVars, creq, ghostVars>>
+                   toReply, votesGranted, leaderVars, aggVars, creq, ghostVars, mbVars, answered>>
 
 \* Whether leader n may commit index by counting: an entry of its current
 \* term that a majority (itself: its announced prefix) matches.
@@ -691,7 +801,7 @@ Commit(node, term, index) ==
                                                ~\E c \in committed : c[1] = j /\ c[2] = logs[node][j]}}
     /\ UNCHANGED <<currentTerm, vote, logs, role, appliedIdx, verified, unordered,
                    missingReqs, toReply, votesGranted, leaderVars, aggVars, creq, netVars, leaders,
-                   repliers, appliedHist, appliedMax, replies, restarts>>
+                   repliers, appliedHist, appliedMax, replies, restarts, mbVars, answered>>
 
 \* The last index node n may apply: its commit index.  (BUG
 \* "ApplyUncommitted": the end of its log.)
@@ -712,26 +822,35 @@ Apply(node, index, client, rid, replier, ro, executed, digest) ==
     /\ appliedMax' = [appliedMax EXCEPT ![node] = Max(@, index)]
     \* (BUG "ReplyByAll": every node answers; BUG "LeaderReplies": the leader
     \* answers instead of the replier)
+    \* The replier owes a reply unless it answered this entry before (in an earlier
+    \* incarnation: answered persists).  (BUG "ReplyAgainAfterRestart": a restarted
+    \* node answers the entries it applies again.)
     /\ LET answers == CASE "ReplyByAll" \in Bugs -> TRUE
                         [] "LeaderReplies" \in Bugs -> role[node] = "leader"
                         [] OTHER -> replier = node
-       IN toReply' = IF answers /\ client # NoOpClient
+           fresh == index > answered[node] \/ "ReplyAgainAfterRestart" \in Bugs
+       IN toReply' = IF answers /\ fresh /\ client # NoOpClient
                      THEN [toReply EXCEPT ![node] = @ \cup {index}] ELSE toReply
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, learnt, verified, unordered,
                    missingReqs, votesGranted, leaderVars, aggVars, creq, netVars, leaders,
-                   repliers, committed, replies, restarts>>
+                   repliers, committed, replies, restarts, mbVars, answered>>
 
-(* The replier answers the client of an entry it applied.                  *)
+(* The replier answers the client of an entry it applied, records          *)
+(* (persistently) that it answered up to this index, and sends FEEDBACK to *)
+(* the middlebox.                                                          *)
 Reply(node, index, client, rid, result) ==
     /\ node \in Nodes
     /\ index \in toReply[node]
     /\ client = EClient(logs[node][index]) /\ rid = ERid(logs[node][index])
     /\ toReply' = [toReply EXCEPT ![node] = @ \ {index}]
-    /\ replies' = replies \cup {<<client, rid, node, index>>}
-    /\ Send({ReplyMsg(client, rid, node, result)})
+    /\ answered' = [answered EXCEPT ![node] = Max(@, index)]
+    /\ LET r == <<client, rid, node, index>> IN
+       replies' = IF r \in DOMAIN replies THEN [replies EXCEPT ![r] = @ + 1]
+                  ELSE replies @@ (r :> 1)
+    /\ Send({ReplyMsg(client, rid, node, result), FeedbackMsg(client, rid)})
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, appliedIdx, learnt, verified,
                    unordered, missingReqs, votesGranted, leaderVars, aggVars, creq, leaders,
-                   repliers, committed, appliedHist, appliedMax, restarts>>
+                   repliers, committed, appliedHist, appliedMax, restarts, mbVars>>
 
 (* A hovercraft++ leader's probe came back: it sends append_entries        *)
 (* through the aggregator from now on.                                     *)
@@ -743,7 +862,7 @@ LeaderUseAggregator(node, term) ==
     /\ Deliver(ProbeRepMsg(node, term), {})
     /\ useAgg' = [useAgg EXCEPT ![node] = TRUE]
     /\ UNCHANGED <<nodeVars, nextIdx, matchIdx, announcedIdx, appliedKnown, appliedSent, aggSent,
-                   aggVars, creq, ghostVars>>
+                   aggVars, creq, ghostVars, mbVars>>
 
 (* A node takes an AGG_COMMIT of its current term.  The leader trusts it   *)
 (* (the aggregator is part of the leader) and takes the applied indices;   *)
@@ -765,7 +884,7 @@ HandleAggCommit(node, term, commit, applied) ==
                   /\ UNCHANGED appliedKnown
     /\ UNCHANGED <<currentTerm, vote, logs, role, commitIdx, appliedIdx, verified, unordered,
                    missingReqs, toReply, votesGranted, nextIdx, matchIdx, announcedIdx, appliedSent,
-                   useAgg, aggSent, aggVars, creq, ghostVars>>
+                   useAgg, aggSent, aggVars, creq, ghostVars, mbVars, answered>>
 
 -----------------------------------------------------------------------------
 (* --------------------------- AGGREGATOR -------------------------------- *)
@@ -786,18 +905,18 @@ AggFlush(term) ==
     /\ term > aggTerm
     /\ \E m \in msgs : m.type \in {"Probe", "AE", "AER"} /\ m.dst = Aggregator /\ m.term = term
     /\ AggFresh(term)
-    /\ UNCHANGED <<nodeVars, leaderVars, creq, netVars, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, creq, netVars, ghostVars, mbVars>>
 
 (* The aggregator (a switch) restarts with empty soft state.               *)
 AggRestart ==
     /\ AggFresh(0)
-    /\ UNCHANGED <<nodeVars, leaderVars, creq, netVars, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, creq, netVars, ghostVars, mbVars>>
 
 (* A new leader's probe: the aggregator answers that it is up.            *)
 AggProbe(from, term) ==
     /\ term = aggTerm
     /\ Deliver(ProbeMsg(from, term), {ProbeRepMsg(from, term)})
-    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, aggVars, creq, ghostVars, mbVars>>
 
 \* The first index of term t among entries es placed from prev + 1 (0: none).
 FirstOfTerm(es, prev, t) ==
@@ -821,7 +940,7 @@ AggForward(term, prevIndex, count, commit) ==
           /\ aggEnd' = Max(aggEnd, prevIndex + count)
           /\ aggFirst' = IF aggFirst = 0 THEN FirstOfTerm(m.entries, prevIndex, term) ELSE aggFirst
           /\ aggPending' = (aggPending \/ prevIndex + count <= aggEnd)
-    /\ UNCHANGED <<nodeVars, leaderVars, aggTerm, aggMatch, aggApplied, aggCommit, creq, ghostVars>>
+    /\ UNCHANGED <<nodeVars, leaderVars, aggTerm, aggMatch, aggApplied, aggCommit, creq, ghostVars, mbVars>>
 
 (* A follower's successful reply of the current term reaches the           *)
 (* aggregator: it records the node's match and applied indices.            *)
@@ -833,7 +952,7 @@ AggReply(from, term, matchIndex, applied) ==
     /\ aggApplied' = [aggApplied EXCEPT ![from] =
                         Max(@, IF "AggOverstatesApplied" \in Bugs THEN Max(applied, matchIndex) ELSE applied)]
     /\ UNCHANGED <<nodeVars, leaderVars, aggTerm, aggLeader, aggEnd, aggFirst, aggCommit,
-                   aggPending, creq, ghostVars>>
+                   aggPending, creq, ghostVars, mbVars>>
 
 \* What a node matches as the aggregator knows it (the leader: what it sent).
 AggMatchOf(n) == IF n = aggLeader THEN aggEnd ELSE aggMatch[n]
@@ -861,7 +980,7 @@ AggCommit(term, commit, applied) ==
     /\ aggCommit' = commit
     /\ aggPending' = FALSE
     /\ UNCHANGED <<nodeVars, leaderVars, aggTerm, aggLeader, aggEnd, aggFirst, aggMatch,
-                   aggApplied, creq, ghostVars>>
+                   aggApplied, creq, ghostVars, mbVars>>
 
 -----------------------------------------------------------------------------
 (* ------------------------------ NETWORK -------------------------------- *)
@@ -878,7 +997,7 @@ Dead(m) ==
                 \/ m.type \in {"AER", "ProbeRep"} /\ role[m.dst] # "leader"
                 \/ m.type = "ProbeRep" /\ useAgg[m.dst]
     \/ m.type \in {"AER", "AE"} /\ m.dst = Aggregator /\ m.term < aggTerm
-    \/ m.type = "Reply" /\ ~(creq[m.dst].st = "pending" /\ creq[m.dst].rid = m.rid)
+    \/ m.type \in {"Reply", "Nack"} /\ ~(creq[m.dst].st = "pending" /\ creq[m.dst].rid = m.rid)
 
 (* The receiver of a message drops it without a step of its own (no       *)
 (* event): the message is gone.                                            *)
@@ -886,7 +1005,7 @@ Discard(m) ==
     /\ m \in msgs
     /\ Dead(m)
     /\ msgs' = msgs \ {m}
-    /\ UNCHANGED <<dups, nodeVars, leaderVars, aggVars, creq, ghostVars>>
+    /\ UNCHANGED <<dups, nodeVars, leaderVars, aggVars, mbVars, creq, ghostVars>>
 
 -----------------------------------------------------------------------------
 (* ------------------------ the whole system ----------------------------- *)
@@ -972,6 +1091,12 @@ Receive(m) ==
           \/ FollowerBuffer(m.dst, m.client, m.rid, m.ro)
           \/ LeaderAppend(m.dst, currentTerm[m.dst], Len(logs[m.dst]) + 1, m.client, m.rid, m.ro)
     \/ m.type = "Reply" /\ ClientReceiveReply(m.dst, m.rid, m.src, m.result)
+    \/ m.type = "Nack" /\ ClientReceiveNack(m.dst, m.rid)
+    \* ---- middlebox ----
+    \/ m.type = "MbReq" /\
+          \/ MiddleboxForward(m.client, m.rid, Held + 1)
+          \/ MiddleboxNack(m.client, m.rid, Held)
+    \/ m.type = "Feedback" /\ MiddleboxFeedback(m.client, m.rid, Held - 1)
     \/ m.type \in {"RV", "RVR", "AE", "AER", "ProbeRep", "AC"} /\ m.dst \in Nodes /\
           m.term > currentTerm[m.dst] /\ StepDown(m.dst, m.term)
     \/ m.type = "RV" /\
@@ -1000,6 +1125,7 @@ Receive(m) ==
 
 RestartStep(n) == NodeStart(n, currentTerm[n], vote[n], Kept(n))
 GcStep(n) == \E r \in unordered[n] : FollowerGc(n, r[1], r[2])
+ExpireStep == \E r \in mbSlots : MiddleboxExpire(r[1], r[2], Held - 1)
 AggStep == Mode = "hovercraft++" /\ AggCommit(aggTerm, Max(AggQuorumIndex, aggCommit), aggApplied)
 
 Next ==
@@ -1008,6 +1134,7 @@ Next ==
     \/ \E m \in msgs : Receive(m) \/ Discard(m)
     \/ AggStep
     \/ Mode = "hovercraft++" /\ AggRestart
+    \/ ExpireStep
 
 Spec == Init /\ [][Next]_vars
 
@@ -1020,6 +1147,7 @@ TypeOK ==
     /\ currentTerm \in [Nodes -> Nat]
     /\ vote \in [Nodes -> Nodes \cup {None}]
     /\ \A n \in Nodes : logs[n] \in Seq(Entries)
+    /\ answered \in [Nodes -> Nat]
     /\ role \in [Nodes -> {"follower", "candidate", "leader"}]
     /\ commitIdx \in [Nodes -> Nat] /\ appliedIdx \in [Nodes -> Nat]
     /\ learnt \in [Nodes -> Nat] /\ verified \in [Nodes -> Nat]
@@ -1037,8 +1165,10 @@ TypeOK ==
     /\ aggMatch \in [Nodes -> Nat] /\ aggApplied \in [Nodes -> Nat]
     /\ \A c \in Clients :
           creq[c].st \in {"idle", "pending", "replied", "nacked", "timedout"} /\ creq[c].rid \in Nat
-    /\ \A m \in msgs : m.type \in {"Req", "Reply", "RV", "RVR", "AE", "AER", "RecReq", "RecRep",
-                                   "Probe", "ProbeRep", "AC"}
+    /\ mbSlots \subseteq Clients \X Nat
+    /\ \A m \in msgs : m.type \in {"MbReq", "Nack", "Feedback", "Req", "Reply", "RV", "RVR", "AE",
+                                   "AER", "RecReq", "RecRep", "Probe", "ProbeRep", "AC"}
+    /\ \A r \in DOMAIN replies : replies[r] \in Nat \ {0}
     /\ dups \in 0..MaxDups
     /\ restarts \in Nat
 
@@ -1080,14 +1210,17 @@ ReplierFixed ==
           \A j \in DOMAIN m.entries :
              <<m.prevIndex + j, ETerm(m.entries[j]), EReplier(m.entries[j])>> \in repliers
 
-(* Every request is answered by one node, for one log index (a restarted   *)
-(* replier that applies the entry again sends the same reply again).       *)
+(* Every request is answered once: by one node, for one log index, and     *)
+(* once only, even across restarts (a replier persists the last index it   *)
+(* answered, and a restarted replier that applies the entry again does not *)
+(* answer it again). replies counts every Reply, so a repeated one shows.  *)
 AtMostOneReply ==
-    \A a, b \in replies : a[1] = b[1] /\ a[2] = b[2] => a = b
+    /\ \A r \in DOMAIN replies : replies[r] = 1
+    /\ \A a, b \in DOMAIN replies : a[1] = b[1] /\ a[2] = b[2] => a = b
 
 (* Replies come from the replier of an applied entry.                      *)
 RepliesFromReplier ==
-    \A r \in replies : \E h \in appliedHist :
+    \A r \in DOMAIN replies : \E h \in appliedHist :
        h[1] = r[4] /\ EClient(h[2]) = r[1] /\ ERid(h[2]) = r[2] /\ EReplier(h[2]) = r[3]
 
 (* Bounded queues: in every leader's log, the client entries announced     *)
@@ -1127,4 +1260,18 @@ IndexOrder ==
        /\ appliedIdx[n] <= commitIdx[n]
        /\ commitIdx[n] <= Len(logs[n])
        /\ role[n] = "leader" => commitIdx[n] <= announcedIdx[n] /\ announcedIdx[n] <= Len(logs[n])
+
+\* Whether request r = <<client, rid>> has been answered.
+Answered(r) == \E x \in DOMAIN replies : x[1] = r[1] /\ x[2] = r[2]
+
+(* Flow control: at most Threshold slots are held, only by admitted        *)
+(* requests, and an admitted request still unanswered holds its slot       *)
+(* unless the slot expired. So the requests in the system at once          *)
+(* (admitted, unanswered, not expired) are at most Threshold, and the      *)
+(* middlebox's inflight count (Held, in every event) is the number of such *)
+(* requests plus those answered whose FEEDBACK is still on its way.        *)
+MiddleboxAdmission ==
+    /\ Held <= Threshold
+    /\ mbSlots \subseteq mbAdmitted
+    /\ \A r \in mbAdmitted \ mbExpired : ~Answered(r) => r \in mbSlots
 =============================================================================

@@ -24,7 +24,7 @@
 (*    be candidates of one term.                                           *)
 (***************************************************************************)
 EXTENDS HovercRaft
-CONSTANTS n1, n2, n3, c1, c2, agg
+CONSTANTS n1, n2, n3, c1, c2, agg, mb
 CONSTANTS
     MaxTerm,            \* highest term
     MaxLog,             \* longest log
@@ -38,7 +38,8 @@ CONSTANTS
     ModelAggRestart,    \* may the aggregator restart (hovercraft++)?
     LossyMulticast,     \* may the multicast of a request miss nodes?
     StartElected,       \* start with n1 elected leader of term 1 (else from Init)
-    ProbeAnswered       \* hovercraft++: did the aggregator answer that leader's probe?
+    ProbeAnswered,      \* hovercraft++: did the aggregator answer that leader's probe?
+    ModelExpiry         \* may the middlebox reclaim held slots (expiry)?
 
 MCNodes == {n1, n2, n3}
 MCOneClient == {c1}
@@ -48,8 +49,12 @@ MCFirstRead == {<<c1, 1>>}
 
 Symmetry == Permutations(MCNodes)
 
-\* Client traffic (requests and replies) is not counted.
-NodeMsgs == {m \in msgs : m.type \notin {"Req", "Reply"}}
+\* For Duplicable: the network duplicates only client requests on their way to
+\* the middlebox (a model with MaxDups > 0 uses it, to keep the others exact).
+MCDupClientRequests(m) == m.type = "MbReq"
+
+\* Client traffic (requests, replies, NACKs and FEEDBACK) is not counted.
+NodeMsgs == {m \in msgs : m.type \notin {"MbReq", "Nack", "Feedback", "Req", "Reply"}}
 
 \* Messages in flight between nodes (direct), and through the aggregator,
 \* where a multicast (the copies of one forwarded append_entries, or of one
@@ -76,6 +81,7 @@ ElectedInit ==
     /\ currentTerm = [n \in Nodes |-> 1]
     /\ vote = [n \in Nodes |-> l]
     /\ logs = [n \in Nodes |-> IF n = l THEN <<noop>> ELSE <<>>]
+    /\ answered = [n \in Nodes |-> 0]
     /\ role = [n \in Nodes |-> IF n = l THEN "leader" ELSE "follower"]
     /\ commitIdx = [n \in Nodes |-> 0]
     /\ appliedIdx = [n \in Nodes |-> 0]
@@ -102,6 +108,7 @@ ElectedInit ==
     /\ aggApplied = [n \in Nodes |-> 0]
     /\ aggCommit = 0
     /\ aggPending = FALSE
+    /\ mbSlots = {}
     /\ creq = [c \in Clients |-> [rid |-> 0, ro |-> FALSE, st |-> "idle"]]
     /\ msgs = {}
     /\ dups = 0
@@ -110,8 +117,10 @@ ElectedInit ==
     /\ committed = {}
     /\ appliedHist = {}
     /\ appliedMax = [n \in Nodes |-> 0]
-    /\ replies = {}
+    /\ replies = [x \in {} |-> 0]
     /\ restarts = 0
+    /\ mbAdmitted = {}
+    /\ mbExpired = {}
 
 MCInit == IF StartElected THEN ElectedInit ELSE Init
 
@@ -148,6 +157,7 @@ MCSteps ==
     \/ \E m \in msgs : Receive(m)
     \/ AggStep
     \/ ModelAggRestart /\ Mode = "hovercraft++" /\ AggRestart
+    \/ ModelExpiry /\ ExpireStep
 
 \* A node that becomes candidate in this step.
 NewCandidate(n) == role'[n] = "candidate" /\ currentTerm'[n] # currentTerm[n]
@@ -161,15 +171,24 @@ MCNext ==
     /\ SplitVotes \/
           \A n \in Nodes : NewCandidate(n) => \A m \in Nodes : currentTerm[m] < currentTerm'[n]
 
-    \* A reliable multicast: every node gets a copy, and the leader orders a
-    \* request only once every other node holds its body.
+    \* A reliable multicast: every node gets a copy of a request the middlebox
+    \* admits, and the leader orders a request only once every other node holds
+    \* its body.
     /\ LossyMulticast \/
-          /\ \A c \in Clients : (creq'[c] # creq[c] /\ creq'[c].st = "pending") =>
-                \A n \in Nodes : ReqMsg(c, creq'[c].rid, creq'[c].ro, n) \in msgs'
+          /\ \A r \in mbSlots' \ mbSlots : \A n \in Nodes :
+                \E m \in msgs' : m.type = "Req" /\ m.client = r[1] /\ m.rid = r[2] /\ m.dst = n
           /\ \A n \in Nodes :
                 (role[n] = "leader" /\ Len(logs'[n]) = Len(logs[n]) + 1 /\ ~IsNoOp(logs'[n][Len(logs'[n])])) =>
                    LET e == logs'[n][Len(logs'[n])] IN
                    \A x \in Nodes \ {n} : HoldsBody(x, EClient(e), ERid(e))
 
 MCSpec == MCInit /\ [][MCNext]_vars
+(* Not an invariant: what a NACK would promise if it refused a request for *)
+(* good (no reply to a request whose client took a NACK for it). The spec  *)
+(* does not promise it (see HovercRaft.tla's header): on                   *)
+(* MCHovercraftNack.cfg, where the network may duplicate client requests,  *)
+(* TLC finds a NACKed request whose duplicate is admitted, ordered,        *)
+(* applied and answered (models.test.ts).                                  *)
+NackIsFinal ==
+    \A c \in Clients : creq[c].st = "nacked" => ~Answered(<<c, creq[c].rid>>)
 =============================================================================

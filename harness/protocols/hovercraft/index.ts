@@ -90,6 +90,19 @@ export const HOVERCRAFT_RULES: readonly ProtocolRule[] = [
     checks: ['spec:BoundedQueue', 'monitor:node', 'property:bounded-queue'],
   },
   {
+    name: 'middlebox-admission',
+    statement: 'The middlebox holds at most threshold slots, each of a request it admitted, and an admitted request ' +
+      'keeps its slot until its FEEDBACK or the slot\'s expiry frees it; the inflight count of every middlebox event ' +
+      'is the number of slots held.',
+    checks: ['spec:MiddleboxAdmission', 'monitor:middlebox'],
+  },
+  {
+    name: 'at-most-one-reply',
+    statement: 'A request is answered at most once, by one node for one log index, also across restarts: a restarted ' +
+      'replier that applies its log again does not answer the entries it answered before.',
+    checks: ['spec:AtMostOneReply', 'property:one-reply'],
+  },
+  {
     name: 'applied-not-overstated',
     statement: 'The leader never overstates a node\'s applied index: no applied index reported to it (append_entries ' +
       'replies, AGG_COMMIT) is above what the node applied, so an Announce\'s queue is never below the replier\'s true queue.',
@@ -159,6 +172,15 @@ export const HOVERCRAFT_MODELS: readonly SpecModel[] = [
     description: 'HovercRaft++ across an election: any node crashes and restarts once; the leader of term 2 either has ' +
       'its probe answered (the aggregator flushes its soft state to term 2) or runs as HovercRaft because the aggregator ' +
       'failed: every invariant holds.',
+  },
+  {
+    module: 'specs/hovercraft/MCHovercRaft.tla',
+    config: 'specs/hovercraft/MCHovercraftNack.cfg',
+    expect: 'ok',
+    description: 'HovercRaft with the flow-control middlebox holding one slot: a client\'s two puts, the second NACKed ' +
+      'while the first one\'s FEEDBACK is on its way, or admitted once that slot expires; the network may duplicate a ' +
+      'client request, so a NACKed request\'s duplicate may be admitted, ordered and answered: every invariant holds, ' +
+      'the middlebox\'s admission count included.',
   },
   {
     module: 'specs/hovercraft/HovercRaftReplierReassigned.tla',
@@ -237,6 +259,29 @@ export const HOVERCRAFT_MODELS: readonly SpecModel[] = [
     expect: 'violation',
     violates: 'AnnouncedPrefix',
     description: 'Buggy leader: it sends entries it has not announced, so a follower holds an entry with no replier: AnnouncedPrefix is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftAdmitAboveThreshold.tla',
+    config: 'specs/hovercraft/HovercRaftAdmitAboveThreshold.cfg',
+    expect: 'violation',
+    violates: 'MiddleboxAdmission',
+    description: 'Buggy middlebox: it admits a request while every slot is held; two requests hold the one slot: MiddleboxAdmission is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftFeedbackFreesOther.tla',
+    config: 'specs/hovercraft/HovercRaftFeedbackFreesOther.cfg',
+    expect: 'violation',
+    violates: 'MiddleboxAdmission',
+    description: 'Buggy middlebox: a FEEDBACK about a request whose slot expired frees the slot of the request that took ' +
+      'it, which is still unanswered: MiddleboxAdmission is violated.',
+  },
+  {
+    module: 'specs/hovercraft/HovercRaftReplyAgainAfterRestart.tla',
+    config: 'specs/hovercraft/HovercRaftReplyAgainAfterRestart.cfg',
+    expect: 'violation',
+    violates: 'AtMostOneReply',
+    description: 'Buggy node: after a restart it answers again the entries it applies, although it answered them before ' +
+      'its crash; the request gets a second reply from the same node for the same entry: AtMostOneReply is violated.',
   },
   {
     module: 'specs/hovercraft/HovercRaftAggOverstatesApplied.tla',

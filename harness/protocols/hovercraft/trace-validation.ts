@@ -9,12 +9,14 @@
  *   `"0.0.0.0:0"` (the spec's `NoOpClient`); `null` (a vote not cast, a get's value, a missing
  *   value) becomes `"none"` (the spec's `None`); JSON arrays become tuples, and the fields the spec
  *   takes as sets (`missing`) become sets;
- * - skipped: `Net*` annotations (the spec's network loses, duplicates and reorders by itself), the
- *   middlebox's events (the spec does not model the middlebox: `MiddleboxForward`, `MiddleboxNack`,
- *   `MiddleboxFeedback`, `MiddleboxExpire`) and host annotations, except the aggregator's restart,
- *   which is the spec's `AggRestart` (a node's crash and restart show as its `NodeStart`);
- * - the per-trace constants (the node set, so that quorums are right, the mode, the replier policy
- *   and B) are tuples indexed by the trace number `tvK`, applied to a parameterized `INSTANCE`
+ * - skipped: `Net*` annotations (the spec's network loses, duplicates and reorders by itself) and
+ *   host annotations, except the aggregator's restart, which is the spec's `AggRestart` (a node's
+ *   crash and restart show as its `NodeStart`). The middlebox's events are the spec's middlebox
+ *   actions (`MiddleboxForward`, `MiddleboxNack`, `MiddleboxFeedback`, `MiddleboxExpire`, with the
+ *   slots held after each as `inflight`);
+ * - the per-trace constants (the node set, so that quorums are right, the mode, the replier policy,
+ *   B and the middlebox's threshold) are tuples indexed by the trace number `tvK`, applied to a
+ *   parameterized `INSTANCE`
  *   under `\E x \in {T[tvK]}` (an instance argument must be constant-level); the clients are the
  *   union over the batch;
  * - `TInit` picks `tvK` and sets `tvI = 1`; `TNext` takes event `Traces[tvK][tvI]`, requires the
@@ -26,7 +28,8 @@
  * few states per event (traces of thousands of events validate in seconds):
  *
  * - messages: a receipt keeps its message in flight (the spec's duplication branch of `Deliver`,
- *   with `MaxDups` out of reach), and a client request reaches every node. Every spec action is
+ *   with `MaxDups` out of reach), and a request the middlebox admits reaches every node. Every
+ *   spec action is
  *   monotone in the set of messages in flight (receipts and `StepDown` need a message to be there,
  *   none needs one to be absent), so a trace some behaviour matches is matched by one that keeps
  *   every message: the constraint loses no behaviour that matters, and removes the branching on
@@ -45,7 +48,7 @@ import type { Addr, NodeId } from '../../../impl/core.ts';
 import { runTraceCheck, toTla, TraceValidationError, type GeneratedModule } from '../../tlc/index.ts';
 import type { TraceValidationInput, TraceValidationResult } from '../../protocol.ts';
 import { isHostAnnotation, isNetAnnotation, type TraceEvent } from '../../trace/schema.ts';
-import { AGGREGATOR_NODE, type HovercraftTopology } from './scenario.ts';
+import { AGGREGATOR_NODE, MIDDLEBOX_NODE, type HovercraftTopology } from './scenario.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 export const HOVERCRAFT_SPEC = resolve(HERE, '../../../specs/hovercraft/HovercRaft.tla');
@@ -65,6 +68,10 @@ export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
   ClientReceiveReply: ['node', 'rid', 'from', 'result'],
   ClientReceiveNack: ['node', 'rid'],
   ClientTimeout: ['node', 'rid'],
+  MiddleboxForward: ['client', 'rid', 'inflight'],
+  MiddleboxNack: ['client', 'rid', 'inflight'],
+  MiddleboxFeedback: ['client', 'rid', 'inflight'],
+  MiddleboxExpire: ['client', 'rid', 'inflight'],
   NodeStart: ['node', 'term', 'votedFor', 'log'],
   FollowerBuffer: ['node', 'client', 'rid', 'ro'],
   FollowerGc: ['node', 'client', 'rid'],
@@ -95,13 +102,16 @@ export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
   AggCommit: ['term', 'commit', 'fn:applied'],
 };
 
-/** Trace actions the spec has no action for (the middlebox is not modelled); they are skipped. */
-export const UNMODELLED_ACTIONS: ReadonlySet<string> = new Set([
-  'MiddleboxForward', 'MiddleboxNack', 'MiddleboxFeedback', 'MiddleboxExpire',
-]);
+/**
+ * Trace actions the spec has no action for; they would be skipped. None: every protocol action of
+ * `impl/hovercraft/actions.ts` is a spec action (the middlebox too).
+ */
+export const UNMODELLED_ACTIONS: ReadonlySet<string> = new Set<string>();
 
 /** Variables of the spec that no action reads: left out of the `VIEW`. */
-const VIEW_EXCLUDED = new Set(['dups', 'leaders', 'repliers', 'committed', 'appliedHist', 'appliedMax', 'replies', 'restarts']);
+const VIEW_EXCLUDED = new Set([
+  'dups', 'leaders', 'repliers', 'committed', 'appliedHist', 'appliedMax', 'replies', 'restarts', 'mbAdmitted', 'mbExpired',
+]);
 
 export interface HovercraftTraceValidationOptions {
   /**
@@ -263,7 +273,7 @@ function eventRecord(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>, via: stri
   return `[${fields.join(', ')}]`;
 }
 
-const INSTANCE_ARGS = '(tvNodes, tvMode, tvPol, tvB)';
+const INSTANCE_ARGS = '(tvNodes, tvMode, tvPol, tvB, tvThr)';
 
 /** The TLA+ call of the spec action for the current event `TvE`: every parameter is the event's. */
 function actionCall(action: string): string {
@@ -274,8 +284,8 @@ function actionCall(action: string): string {
 /** Extra constraints on the step of an action (the hidden state the events determine). */
 function actionExtra(action: string): string {
   switch (action) {
-    case 'ClientRequest':
-      return ` /\\ msgs' = msgs \\cup {H${INSTANCE_ARGS}!ReqMsg(TvE.node, TvE.rid, TvE.ro, tvX) : tvX \\in tvNodes}`;
+    case 'MiddleboxForward':
+      return ` /\\ \\A tvX \\in tvNodes : \\E tvM \\in msgs' : tvM.type = "Req" /\\ tvM.dst = tvX /\\ tvM.client = TvE.client /\\ tvM.rid = TvE.rid`;
     case 'HandleAppendEntries':
       return ` /\\ RouteOk`;
     default:
@@ -298,6 +308,7 @@ export function generateHovercraftTraceModule(
   const modes: string[] = [];
   const policies: string[] = [];
   const bounds: number[] = [];
+  const thresholds: number[] = [];
   const eventIndices: number[][] = [];
   const included: number[] = [];
   batch.forEach((input, b) => {
@@ -328,6 +339,7 @@ export function generateHovercraftTraceModule(
     modes.push(toTla(mode));
     policies.push(toTla(policyOf(topology)));
     bounds.push(topology.bound ?? 1);
+    thresholds.push(topology.threshold ?? 0);
   });
   const setOf = (xs: Iterable<string>) => `{${[...xs].sort().map((x) => toTla(x)).join(', ')}}`;
   const disjuncts = Object.keys(EVENT_PARAMS)
@@ -347,10 +359,11 @@ TNodes == <<${nodeSets.join(', ')}>>
 TMode == <<${modes.join(', ')}>>
 TPolicy == <<${policies.join(', ')}>>
 TB == <<${bounds.join(', ')}>>
+TThreshold == <<${thresholds.join(', ')}>>
 
 H${INSTANCE_ARGS} == INSTANCE HovercRaft WITH
-    Nodes <- tvNodes, Clients <- TClients, Aggregator <- ${toTla(AGGREGATOR_NODE)},
-    Mode <- tvMode, ReplierPolicy <- tvPol, B <- tvB,
+    Nodes <- tvNodes, Clients <- TClients, Aggregator <- ${toTla(AGGREGATOR_NODE)}, Middlebox <- ${toTla(MIDDLEBOX_NODE)},
+    Mode <- tvMode, ReplierPolicy <- tvPol, B <- tvB, Threshold <- tvThr,
     MaxDups <- 1000000000, MaxRid <- 1000000000, ReadReqs <- {}, Bugs <- {}
 
 Traces == <<
@@ -361,7 +374,8 @@ TInit ==
     /\\ tvK \\in 1..Len(Traces)
     /\\ tvI = 1
     /\\ TLCSet(tvK, 0)
-    /\\ \\E tvNodes \\in {TNodes[tvK]}, tvMode \\in {TMode[tvK]}, tvPol \\in {TPolicy[tvK]}, tvB \\in {TB[tvK]} :
+    /\\ \\E tvNodes \\in {TNodes[tvK]}, tvMode \\in {TMode[tvK]}, tvPol \\in {TPolicy[tvK]}, tvB \\in {TB[tvK]},
+          tvThr \\in {TThreshold[tvK]} :
           H${INSTANCE_ARGS}!Init
 
 TvE == Traces[tvK][tvI]
@@ -383,7 +397,8 @@ Report ==
 
 TNext ==
     /\\ tvI <= Len(Traces[tvK])
-    /\\ \\E tvNodes \\in {TNodes[tvK]}, tvMode \\in {TMode[tvK]}, tvPol \\in {TPolicy[tvK]}, tvB \\in {TB[tvK]} :
+    /\\ \\E tvNodes \\in {TNodes[tvK]}, tvMode \\in {TMode[tvK]}, tvPol \\in {TPolicy[tvK]}, tvB \\in {TB[tvK]},
+          tvThr \\in {TThreshold[tvK]} :
           Step${INSTANCE_ARGS}
     \\* A receipt keeps its message in flight (see trace-validation.ts).
     /\\ msgs \\subseteq msgs'
