@@ -275,9 +275,9 @@ describe('partitions searched in turns', () => {
   });
 
   it('gives each partition its own time budget: one hard key runs out, the others are still decided', () => {
-    // 2^24 subsets to refute: far more than 100 ms of search
+    // 2^24 subsets to refute: far more than 100 ms of search (and memory enough for 100 ms)
     const h = [...badKey('b'), ...hardKey('a'), put('c1', 0, 10, 'v', 'c'), get('c2', 20, 30, 'v', 'c')].filter((o) => o.input.key !== 'b');
-    const r = check(h, { maxSteps: 1e12, partitionTimeoutMs: 100, timeoutMs: 60_000 });
+    const r = check(h, { maxSteps: 1e12, partitionTimeoutMs: 100, timeoutMs: 60_000, maxCacheBytes: 2 ** 30 });
     expect(r.verdict).toBe('unknown');
     if (r.verdict === 'unknown') expect(r.unknown.map((u) => [u.key, u.reason])).toEqual([['a', 'time']]);
   });
