@@ -78,7 +78,9 @@ function specOperators(def: ProtocolDefinition<any>): Set<string> {
   for (const dir of dirs) {
     for (const f of readdirSync(dir).filter((x) => x.endsWith('.tla'))) {
       for (const line of readFileSync(`${dir}/${f}`, 'utf8').split('\n')) {
-        const op = /^([A-Za-z]\w*)\s*(\([^)]*\))?\s*==/.exec(line);
+        // A definition starts at the line's first column: `Name ==` or `Name(params` (the
+        // parameter list may run over several lines).
+        const op = /^([A-Za-z]\w*)\s*(\(|==)/.exec(line);
         if (op) names.add(op[1]!);
       }
     }
