@@ -2,6 +2,10 @@
  * TLC trace validation of HovercRaft traces: real sim runs of the correct implementation (3 nodes,
  * each mode, with host faults) are accepted; the same traces with one edited event, and a run with
  * the seeded bug `replier-reassigned`, are rejected near the defect. All in ONE batch (one TLC run).
+ * A second batch holds the middlebox and the replies to account: the seed-5 regression (a NACKed
+ * put whose duplicate is admitted later) and a run where a replier restarts and applies an entry it
+ * answered before are accepted; the same with a repeated reply, an admission above the threshold
+ * or a FEEDBACK that frees a slot twice are rejected at that event.
  */
 import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
@@ -66,7 +70,10 @@ describe('HovercRaft trace validation', () => {
     expect(gen.tla).toContain('client |-> "client1"');
     expect(gen.tla).toContain('"0.0.0.0:0"');
     expect(gen.tla).not.toMatch(/"10\.0\./);
-    expect(gen.tla).not.toMatch(/Net(Drop|Duplicate)|Middlebox/);
+    expect(gen.tla).not.toMatch(/Net(Drop|Duplicate)/);
+    // The middlebox is modelled: its events go to TLC, with the run's threshold.
+    expect(gen.tla).toContain('action |-> "MiddleboxForward"');
+    expect(gen.tla).toContain(`TThreshold == <<${good.map((g) => (g.scenario.topology as { threshold: number }).threshold).join(', ')}>>`);
     expect(gen.cfg).toContain('VIEW TView');
   });
 
@@ -129,6 +136,51 @@ describe('HovercRaft trace validation', () => {
     expect(r!.matchedPrefix).toBeLessThanOrEqual(specIndex(pp!.trace, first!.events![0]!));
   });
 
+  it('admits a NACKed request whose duplicate is admitted and a restarted replier that does not answer again; ' +
+    'rejects a repeated reply, an admission above the threshold and a FEEDBACK that frees twice', { timeout: 600_000 }, async () => {
+    // A hovercraft run where a replier answers an entry, restarts and applies the entry again.
+    const [restart] = await runs(11, 1, [], 1);
+    const base = restart!.trace;
+    const reapplied = reappliedAnswered(base);
+    expect(reapplied).toBeGreaterThan(0);
+    const reply = base.find((e) => e.action === 'Reply' && e.node === base[reapplied]!.node && e['index'] === base[reapplied]!['index'])!;
+    // Edited: the restarted replier answers the entry again right after applying it.
+    const repeated = [...base.slice(0, reapplied + 1), { ...reply, t: base[reapplied]!.t }, ...base.slice(reapplied + 1)];
+    // Edited scenario: one slot fewer than the run used, so the admission that filled the last slot is above it.
+    const maxInflight = Math.max(...base.filter((e) => e.action === 'MiddleboxForward').map((e) => e['inflight'] as number));
+    expect(maxInflight).toBeGreaterThanOrEqual(1);
+    const overAt = base.findIndex((e) => e.action === 'MiddleboxForward' && e['inflight'] === maxInflight);
+    const lowThreshold = { ...restart!.scenario, topology: { ...(restart!.scenario.topology as object), threshold: maxInflight - 1 } };
+    // Edited: a FEEDBACK frees the same slot twice.
+    const fbAt = base.findIndex((e) => e.action === 'MiddleboxFeedback');
+    expect(fbAt).toBeGreaterThan(0);
+    const twice = [...base.slice(0, fbAt + 1), base[fbAt]!, ...base.slice(fbAt + 1)];
+    // The seed-5 regression: a NACKed put's duplicate is admitted, ordered, applied and answered.
+    const seed5: HovercraftScenario = JSON.parse(readFileSync(new URL('./fixtures/nack-then-duplicate-admitted.json', import.meta.url), 'utf8'));
+    const r5 = await runScenario(hovercraft, seed5, tb);
+    expect(r5.violations).toEqual([]);
+    const nack = r5.trace.findIndex((e) => e.action === 'MiddleboxNack');
+    expect(r5.trace.some((e, j) => j > nack && e.action === 'MiddleboxForward' && e['client'] === r5.trace[nack]!['client'] &&
+      e['rid'] === r5.trace[nack]!['rid'])).toBe(true);
+
+    const batch: TraceValidationInput[] = [
+      restart!,
+      { ...restart!, trace: repeated },
+      { ...restart!, scenario: lowThreshold },
+      { ...restart!, trace: twice },
+      { trace: r5.trace, addrs: r5.addrs, scenario: seed5 },
+    ];
+    const results = await validateHovercraftTraces(batch);
+    expect(results[0], results[0]!.message).toEqual({ accepted: true, matchedPrefix: base.filter(isSpecEvent).length });
+    expect(results[1]).toMatchObject({ accepted: false, matchedPrefix: specIndex(repeated, reapplied + 1) });
+    expect(results[1]!.message).toMatch(/Reply at/);
+    expect(results[2]).toMatchObject({ accepted: false, matchedPrefix: specIndex(base, overAt) });
+    expect(results[2]!.message).toMatch(/MiddleboxForward at/);
+    expect(results[3]).toMatchObject({ accepted: false, matchedPrefix: specIndex(twice, fbAt + 1) });
+    expect(results[3]!.message).toMatch(/MiddleboxFeedback at/);
+    expect(results[4], results[4]!.message).toEqual({ accepted: true, matchedPrefix: r5.trace.filter(isSpecEvent).length });
+  });
+
   it('admits a follower\'s success reply to a point-to-point append while the aggregator is in use', { timeout: 300_000 }, async () => {
     // HovercRaft++, 5 nodes: node3 rejects a forwarded append, the leader resends straight to it,
     // and node3's success goes back to the leader; a later forwarded append gets a reply with the
@@ -143,6 +195,19 @@ describe('HovercRaft trace validation', () => {
     expect(res, res!.message).toEqual({ accepted: true, matchedPrefix: r.trace.filter(isSpecEvent).length });
   });
 });
+
+/** Trace index of an Apply by a restarted node of an entry it answered (Reply) before its restart; -1 if none. */
+function reappliedAnswered(trace: readonly TraceEvent[]): number {
+  const answered = new Set<string>();
+  const restarted = new Set<string>();
+  for (const [j, e] of trace.entries()) {
+    const key = `${e.node}/${String(e['index'])}`;
+    if (e.action === 'Reply') answered.add(key);
+    if (e.action === 'NodeStart' && [...answered].some((k) => k.startsWith(`${e.node}/`))) restarted.add(e.node);
+    if (e.action === 'Apply' && restarted.has(e.node) && answered.has(key) && e['replier'] === e.node) return j;
+  }
+  return -1;
+}
 
 /** Trace index of the first SendAppendEntries carrying an entry with a replier other than its Announce's. */
 function firstReassignedSend(trace: readonly TraceEvent[]): number {
