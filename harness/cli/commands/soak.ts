@@ -26,7 +26,7 @@ import { formatCampaign, table } from '../../report/format.ts';
 import { createTestbed, TESTBEDS, UnknownTestbedError } from '../../../testbeds/index.ts';
 
 const HELP = `usage: protocheck soak [protocol...] [--testbed sim] [--budget 60s] [--runs-per-seed N]
-                        [--seeds A..B | --seed-base X] [--jobs J] [--tlc-sample F]
+                        [--seeds A..B | --seed-base X] [--jobs J] [--tlc-sample F] [--tlc-max M]
                         [--bugs name,name] [--no-host-faults] [--out DIR] [--campaign-timeout 10m]
 
 Fuzz campaigns (as \`protocheck fuzz\`) over many seeds, for every protocol named (default: all),
@@ -39,10 +39,11 @@ base is drawn and printed.
 Budget (default 60s, or unlimited with --seeds): once it is spent no campaign starts (the first one
 of each protocol always does); running campaigns are let finish. A campaign running longer than
 --campaign-timeout is killed and is inconclusive.
---runs-per-seed N: runs per campaign (default 200 on sim, 10 elsewhere). --tlc-sample F: fraction of
-passing traces TLC validates per campaign (default 0.05; 0 turns TLC off). --bugs: seeded bugs, each
-switched on for the protocols that have it. Failing scenarios are shrunk and saved under DIR
-(default out/replays).
+--runs-per-seed N: runs per campaign (default 200 on sim, 10 elsewhere).
+--tlc-sample F, --tlc-max M: TLC validates a fraction F of each campaign's passing traces (default
+0.05), at most M (default 5), and every failing one; F = 0 turns TLC off.
+--bugs: seeded bugs, each switched on for the protocols that have it.
+Failing scenarios are shrunk and saved under DIR (default out/replays).
 Prints every failure with its replay file and commands, then a summary per protocol.
 Exit code: 0 all passed, 1 a violation, 2 inconclusive (a campaign could not run).`;
 
@@ -98,7 +99,7 @@ export function parseDuration(text: string, name: string): number {
 
 export interface CampaignFailure {
   readonly kind: 'run' | 'tlc';
-  /** The run (1-based) that failed first; for TLC, the campaign's run count. */
+  /** `run`: the run (1-based) that failed first. `tlc`: the campaign's run count (TLC rejected one of its sampled passing traces). */
   readonly run: number;
   readonly violations: readonly { check: string; message: string }[];
   readonly replayFile?: string;
@@ -237,6 +238,7 @@ export interface ChildConfig {
   readonly testbed: string;
   readonly runs: number;
   readonly tlcSample: number;
+  readonly tlcMax: number;
   readonly out: string;
   readonly bugs: Readonly<Record<string, readonly string[]>>;
   readonly hostFaults: boolean;
@@ -251,7 +253,7 @@ export function workerArgs(job: SoakJob, c: ChildConfig): string[] {
   const bugs = c.bugs[job.protocol] ?? [];
   return [
     'soak', '--worker', job.protocol, '--seed', String(job.seed), '--testbed', c.testbed,
-    '--runs-per-seed', String(c.runs), '--tlc-sample', String(c.tlcSample), '--out', c.out,
+    '--runs-per-seed', String(c.runs), '--tlc-sample', String(c.tlcSample), '--tlc-max', String(c.tlcMax), '--out', c.out,
     ...(bugs.length ? ['--bugs', bugs.join(',')] : []),
     ...(c.hostFaults ? [] : ['--no-host-faults']),
     ...(c.inventory ? ['--inventory', c.inventory] : []),
@@ -356,6 +358,11 @@ function isInconclusive(o: CampaignOutcome): boolean {
   return o.kind === 'inconclusive' || (o.kind === 'done' && o.summary.failures.length === 0 && o.summary.inconclusive !== undefined);
 }
 
+/** Which run failed: a run of the campaign, or a trace TLC rejected out of those sampled. */
+function where(f: CampaignFailure): string {
+  return f.kind === 'run' ? `run ${f.run}` : `a sampled trace of runs 1..${f.run}`;
+}
+
 function secs(ms: number): string {
   return `${(ms / 1000).toFixed(1)} s`;
 }
@@ -375,6 +382,7 @@ export async function run(args: string[]): Promise<number> {
     'seed-base': { type: 'string' },
     jobs: { type: 'string' },
     'tlc-sample': { type: 'string' },
+    'tlc-max': { type: 'string' },
     bugs: { type: 'string' },
     'no-host-faults': { type: 'boolean' },
     out: { type: 'string', default: 'out/replays' },
@@ -391,7 +399,8 @@ export async function run(args: string[]): Promise<number> {
   if (runs < 1) throw new UsageError('--runs-per-seed must be at least 1');
   const tlcSample = values['tlc-sample'] === undefined ? 0.05 : Number(values['tlc-sample']);
   if (!(tlcSample >= 0 && tlcSample <= 1)) throw new UsageError('--tlc-sample must be within [0, 1]');
-  if (values.worker !== undefined) return runWorker(values.worker, values, runs, tlcSample);
+  const tlcMax = intOption(values['tlc-max'], 'tlc-max', 5);
+  if (values.worker !== undefined) return runWorker(values.worker, values, runs, tlcSample, tlcMax);
   if (values.seed !== undefined) throw new UsageError('soak takes --seeds A..B or --seed-base X (--seed is for fuzz)');
 
   const names = positionals.length ? [...new Set(positionals)] : Object.keys(registry);
@@ -427,12 +436,12 @@ export async function run(args: string[]): Promise<number> {
 
   const abort = new AbortController();
   const cfg: ChildConfig = {
-    testbed, runs, tlcSample, out: values.out!, bugs, hostFaults: !values['no-host-faults'],
+    testbed, runs, tlcSample, tlcMax, out: values.out!, bugs, hostFaults: !values['no-host-faults'],
     inventory: values.inventory, timeoutMs, signal: abort.signal,
   };
   console.log(
     `soak ${names.join(', ')} on ${testbed}: ${seedNote}, ${runs} runs per seed, ${jobs} job${jobs === 1 ? '' : 's'}, ` +
-    `budget ${Number.isFinite(budgetMs) ? secs(budgetMs) : 'none'}, TLC sample ${tlcSample}` +
+    `budget ${Number.isFinite(budgetMs) ? secs(budgetMs) : 'none'}, TLC sample ${tlcSample} (at most ${tlcMax} per campaign)` +
     (bugList.length ? `, bugs ${Object.entries(bugs).map(([p, b]) => `${p}: ${b.join(',')}`).join('; ')}` : ''),
   );
 
@@ -480,7 +489,7 @@ function printOutcome(job: SoakJob, o: CampaignOutcome, c: ChildConfig, width: n
   console.log(`${head} VIOLATION after ${s.runs} runs, ${secs(o.ms)}`);
   if (s.details) console.log(s.details.split('\n').map((l) => `  ${l}`).join('\n'));
   for (const f of s.failures) {
-    console.log(`  FAILURE ${job.protocol} seed ${job.seed} run ${f.run}: ${f.violations.map((v) => `[${v.check}]`).join(' ')}`);
+    console.log(`  FAILURE ${job.protocol} seed ${job.seed} ${where(f)}: ${f.violations.map((v) => `[${v.check}]`).join(' ')}`);
     if (f.replayFile) console.log(`    replay file: ${f.replayFile}\n    replay:      protocheck replay ${f.replayFile}`);
     console.log(`    campaign:    ${fuzzCommand(job, c)}`);
   }
@@ -517,7 +526,7 @@ function printSummary(names: readonly string[], r: ScheduleResult, c: ChildConfi
     for (const { job, outcome } of failing) {
       if (outcome.kind !== 'done') continue;
       for (const f of outcome.summary.failures) {
-        console.log(`  ${job.protocol} seed ${job.seed} run ${f.run} [${f.violations.map((v) => v.check).join(', ')}]: ` +
+        console.log(`  ${job.protocol} seed ${job.seed} ${where(f)} [${f.violations.map((v) => v.check).join(', ')}]: ` +
           (f.replayFile ? `protocheck replay ${f.replayFile}` : fuzzCommand(job, c)));
       }
     }
@@ -531,7 +540,7 @@ function printSummary(names: readonly string[], r: ScheduleResult, c: ChildConfi
 /** `--worker PROTOCOL --seed S`: one campaign in this process, its result printed as one JSON line. */
 async function runWorker(
   name: string, values: { seed?: string; testbed?: string; bugs?: string; 'no-host-faults'?: boolean; out?: string; inventory?: string },
-  runs: number, tlcSample: number,
+  runs: number, tlcSample: number, tlcMax: number,
 ): Promise<number> {
   const protocol = findProtocol(name);
   if (values.seed === undefined) throw new UsageError('--worker needs --seed');
@@ -547,6 +556,7 @@ async function runWorker(
       protocol, testbed, runs, seed, bugs,
       hostFaults: !values['no-host-faults'],
       tlcSample,
+      tlcMax,
       replayDir: values.out,
       maxShrinkRuns: testbed.name === 'sim' ? 300 : 15,
     });
