@@ -46,12 +46,12 @@ export function linearizabilityCases(large: boolean): Case[] {
     },
   ];
   if (large) {
-    // 20 concurrent puts and a read of a value none wrote: about 20 million configurations, past
-    // the 2^24 entries at which a Map throws. Only the new search runs it.
+    // 21 concurrent puts and a read of a value none wrote: 21·2^20 = 22 million configurations,
+    // past the 2^24 entries at which a Map throws. Only the new search runs it.
     cases.push({
-      name: 'single key, >2^24 configurations',
+      name: 'single key, 22 million configurations (> 2^24)',
       model: kvModel as Model<unknown, unknown, unknown>,
-      history: hardFirstKeyHistory(20).filter((op) => op.input.key === 'a') as Operation<unknown, unknown>[],
+      history: hardFirstKeyHistory(21).filter((op) => op.input.key === 'a') as Operation<unknown, unknown>[],
       options: { ...BUDGET, maxSteps: 1e12, timeoutMs: 600_000 },
       baseline: false,
     });
