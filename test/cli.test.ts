@@ -50,6 +50,8 @@ describe('protocheck CLI', () => {
     const r = await cli(['fuzz', 'r2p2', '--runs', '40', '--seed', '11', '--tlc-sample', '0.2']);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toMatch(/40 runs, 40 passed, 0 violations, [1-9]\d* traces validated by TLC/);
+    // The load the runs put on the protocol, summed over them.
+    expect(r.stdout).toMatch(/^load \(summed over 40 runs\): runs-at-bound [1-9]\d*, dispatches-at-bound [1-9]\d*, held-at-bound \d+, router-drops \d+$/m);
   });
 
   it('fuzz finds a seeded bug, saves a replay file, and replay reproduces it', async () => {
