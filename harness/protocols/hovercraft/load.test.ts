@@ -75,6 +75,64 @@ describe('hovercraft load figures', () => {
   });
 });
 
+/**
+ * Whether a scenario has a closed-loop burst: more clients than N·B, and a time (from 5% of the
+ * run on) at which every client gets 2 operations or more.
+ */
+const closedLoop = (s: HovercraftScenario): boolean => {
+  if (s.topology.clients <= s.topology.nodes * s.topology.bound) return false;
+  const n = new Map<number, Map<string, number>>();
+  for (const w of s.workload) {
+    if (w.at < 0.05 * s.duration - 1) continue;
+    const at = n.get(w.at) ?? new Map<string, number>();
+    n.set(w.at, at.set(w.node, (at.get(w.node) ?? 0) + 1));
+  }
+  return [...n.values()].some((m) => m.size === s.topology.clients && [...m.values()].every((k) => k >= 2));
+};
+
+describe('hovercraft closed-loop scenarios', () => {
+  it('are about a third of the sim scenarios, with more clients than N·B, a threshold above N·B and bursts of every client at one time', () => {
+    const all = fc.sample(hovercraft.scenarios({ hostFaults: true }), { numRuns: 300, seed: 8 });
+    const closed = all.filter((s) => s.topology.threshold > s.topology.nodes * s.topology.bound && closedLoop(s));
+    expect(closed.length).toBeGreaterThan(all.length / 5);
+    expect(closed.length).toBeLessThan(all.length / 2);
+    for (const s of closed) {
+      const { nodes, bound, clients, threshold, replierPolicy } = s.topology;
+      expect(replierPolicy).toBe('jbsq');
+      expect(clients).toBeLessThanOrEqual(Math.min(14, nodes * bound + 4));
+      expect(threshold).toBeLessThanOrEqual(clients + 4);
+      expect(JSON.parse(JSON.stringify(s))).toEqual(s);
+    }
+    // Bursts at random times, not only near the start.
+    const burstAt = closed.map((s) => Math.max(...s.workload.map((w) => w.at)) / s.duration);
+    expect(Math.max(...burstAt)).toBeGreaterThan(0.4);
+    expect(fc.sample(hovercraft.scenarios({ testbed: 'docker', hostFaults: true }), { numRuns: 100, seed: 8 }).some(closedLoop)).toBe(false);
+  });
+
+  it('shrink back to an open scenario when the load is not needed, and keep a burst when it is', () => {
+    const open = fc.check(fc.property(hovercraft.scenarios({}), (s) => !(closedLoop(s) && s.workload.length >= 2)), { seed: 3, numRuns: 300 });
+    expect(open.failed).toBe(true);
+    const min = open.counterexample![0];
+    // Smallest closed-loop scenario: 3 nodes, B = 1, 4 clients with 2 operations each at one time.
+    expect(min.topology).toMatchObject({ nodes: 3, bound: 1, clients: 4, threshold: 4, replierPolicy: 'jbsq' });
+    expect(min.workload.length).toBe(1 + 4 * 2);
+    const any = fc.check(fc.property(hovercraft.scenarios({}), (s) => s.workload.length < 3), { seed: 3, numRuns: 300 });
+    expect(any.failed).toBe(true);
+    expect(closedLoop(any.counterexample![0])).toBe(false);
+  });
+
+  it('run deterministically on sim: the same closed-loop scenario gives the same trace', async () => {
+    const s = fc.sample(hovercraft.scenarios({ hostFaults: true }), { numRuns: 40, seed: 8 }).find(closedLoop)!;
+    const tb = new SimTestbed();
+    const { runScenario } = await import('../../run/run-scenario.ts');
+    const { toNdjson } = await import('../../trace/schema.ts');
+    const a = await runScenario(hovercraft, s, tb);
+    const b = await runScenario(hovercraft, s, tb);
+    expect(a.trace.length).toBeGreaterThan(500);
+    expect(toNdjson(b.trace)).toBe(toNdjson(a.trace));
+  });
+});
+
 describe('hovercraft campaigns under generated closed-loop load', () => {
   it('50 generated runs at a fixed seed: queues reach B (also while the leader uses the aggregator), leaders wait for repliers, requests are ordered through the aggregator, and the correct implementation passes', { timeout: 300_000 }, async () => {
     const r = await runCampaign({ protocol: hovercraft, testbed: new SimTestbed(), runs: 50, seed: 11, tlcSample: 0 });

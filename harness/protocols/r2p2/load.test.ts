@@ -54,6 +54,31 @@ describe('r2p2 load figures', () => {
   });
 });
 
+describe('r2p2 closed-loop scenarios', () => {
+  it('shrink to the smallest closed-loop scenario when a window is needed, and away from one when not', () => {
+    const closed = fc.check(fc.property(r2p2.scenarios({ hostFaults: true }), (s) => s.topology.window === undefined), { seed: 4, numRuns: 300 });
+    expect(closed.failed).toBe(true);
+    const min = closed.counterexample![0];
+    // One client, one server with n = 1: a window of 2, a queue of 1, one burst of 2 calls.
+    expect(min.topology).toEqual({ clients: 1, servers: 1, router: { policy: 'jbsq', n: 1, queueCap: 1 }, window: 2 });
+    expect(min.workload).toHaveLength(1 + 2);
+    expect(min.faults).toEqual([]);
+    const open = fc.check(fc.property(r2p2.scenarios({ hostFaults: true }), (s) => s.workload.length < 4), { seed: 4, numRuns: 300 });
+    expect(open.failed).toBe(true);
+    expect(open.counterexample![0].topology.window).toBeUndefined();
+  });
+
+  it('run deterministically on sim: the same closed-loop scenario gives the same trace', async () => {
+    const s = fc.sample(r2p2.scenarios({ hostFaults: true }), { numRuns: 40, seed: 8 }).find((x) => x.topology.window !== undefined)!;
+    const tb = new SimTestbed();
+    const { toNdjson } = await import('../../trace/schema.ts');
+    const a = await runScenario(r2p2, s, tb);
+    const b = await runScenario(r2p2, s, tb);
+    expect(a.trace.length).toBeGreaterThan(100);
+    expect(toNdjson(b.trace)).toBe(toNdjson(a.trace));
+  });
+});
+
 describe('r2p2 campaigns under generated closed-loop load', () => {
   it('closed-loop scenarios keep more calls outstanding than the servers may hold and reach the bound in nearly every run; the correct implementation passes', { timeout: 300_000 }, async () => {
     const tb = new SimTestbed();
