@@ -101,7 +101,7 @@ describe('r2p2 campaigns under generated closed-loop load', () => {
     const r = await runCampaign({ protocol: r2p2, testbed: new SimTestbed(), runs: 50, seed: 11, tlcSample: 0 });
     expect(r.failure?.shrunk.violations).toBeUndefined();
     expect(r.loadFigures!['runs-at-bound']).toBeGreaterThanOrEqual(30);
-    expect(r.loadFigures!['held-at-bound']).toBeGreaterThan(r.loadFigures!['router-drops']);
+    expect(r.loadFigures!['held-at-bound']).toBeGreaterThan(r.loadFigures!['router-drops'] ?? Infinity);
   });
 
   it('router-exceeds-bound is caught within 5 generated runs at each of seeds 1..5 (by jbsq-bound and the monitor)', { timeout: 300_000 }, async () => {
