@@ -136,17 +136,29 @@ CrashPoint(n) ==
             /\ \/ \A i \in 1..commitIdx[n] : ETerm(logs[n][i]) < currentTerm[n]
                \/ \A x \in Nodes : appliedIdx[x] = Len(logs[n])
 
+\* Whether every request of the model fits in the middlebox's slots at once:
+\* then it never refuses one, and when it forwards a request or frees a slot
+\* changes nothing else, so model checking takes those steps at once (with
+\* no expiry).
+MbNeverFull == Threshold >= Cardinality(Clients) * MaxRid
+MbUrgent(m) ==
+    \/ m.type = "MbReq" /\ <<m.client, m.rid>> \notin mbSlots
+    \/ m.type = "Feedback" /\ <<m.client, m.rid>> \in mbSlots
+
 \* Local follow-ups that happen before anything else (the aggregator's
 \* AGG_COMMIT too: the switch program multicasts it while it processes the
-\* reply, or the append, that enables it).
+\* reply, or the append, that enables it; and the middlebox's steps when it
+\* is never full).
 Urgent ==
     \/ \E n \in Nodes : MayCommit(n) # {} \/ appliedIdx[n] < commitIdx[n] \/ toReply[n] # {}
     \/ \E m \in msgs : Dead(m)
     \/ Mode = "hovercraft++" /\ AggMayCommit
+    \/ MbNeverFull /\ ~ModelExpiry /\ \E m \in msgs : MbUrgent(m)
 UrgentStep ==
     \/ \E n \in Nodes : CommitStep(n) \/ ApplyStep(n) \/ ReplyStep(n)
     \/ \E m \in msgs : Discard(m)
     \/ AggStep
+    \/ MbNeverFull /\ ~ModelExpiry /\ \E m \in msgs : MbUrgent(m) /\ Receive(m)
 
 MCSteps ==
     \/ ClientNext
