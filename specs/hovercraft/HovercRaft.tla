@@ -710,9 +710,12 @@ HandleAppendEntries(node, from, term, prevIndex, prevTerm, entries, commit, succ
                /\ UNCHANGED <<logs, learnt, verified, unordered, missingReqs>>
           ELSE LET k == StoreCount(node, entries)
                    nlog == Merge(logs[node], prevIndex, SubSeq(entries, 1, k))
-                   ver == IF Mode = "hovercraft++" THEN Max(verified[node], prevIndex + k)
-                          ELSE verified[node]
-                   lrn == Learn(node, Min(commit, prevIndex + k))
+                   \* Every index up to ver matches the log of this term's leader, so
+                   \* the commit index is learnt up to ver, not only up to this append's
+                   \* end: a delayed append with a shorter prefix still lets a node
+                   \* commit what a later one verified (as the implementation does).
+                   ver == Max(verified[node], prevIndex + k)
+                   lrn == Learn(node, Min(commit, ver))
                    \* The reply goes out once the node has committed and applied what
                    \* this append lets it (the Commit and Apply steps that follow), and
                    \* carries the applied index it then has.

@@ -196,6 +196,23 @@ describe('HovercRaft trace validation', () => {
   });
 });
 
+describe('hovercraft trace validation regressions', () => {
+  it('admits a node that commits up to the prefix it verified in the term when a delayed append carries a shorter ' +
+    'prefix (raft mode, a paused old leader: TLC rejected the Commit)', { timeout: 300_000 }, async () => {
+    const scenario: HovercraftScenario = JSON.parse(readFileSync(new URL('./fixtures/stale-append-commits-verified-prefix.json', import.meta.url), 'utf8'));
+    const r = await runScenario(hovercraft, scenario, tb);
+    expect(r.violations).toEqual([]);
+    // The phenomenon: a successful HandleAppendEntries whose own end (matchIndex) is below the
+    // Commit it is followed by at that node.
+    const shortAppendCommit = r.trace.some((e, j) => e.action === 'HandleAppendEntries' && e['success'] === true &&
+      r.trace[j + 1]?.action === 'Commit' && r.trace[j + 1]!.node === e.node &&
+      Number(r.trace[j + 1]!['index']) > Number(e['matchIndex']));
+    expect(shortAppendCommit).toBe(true);
+    const [res] = await validateHovercraftTraces([{ trace: r.trace, addrs: r.addrs, scenario }]);
+    expect(res, res!.message).toEqual({ accepted: true, matchedPrefix: r.trace.filter(isSpecEvent).length });
+  });
+});
+
 /** Trace index of an Apply by a restarted node of an entry it answered (Reply) before its restart; -1 if none. */
 function reappliedAnswered(trace: readonly TraceEvent[]): number {
   const answered = new Set<string>();
