@@ -3,6 +3,7 @@
  * `harness/protocols/<name>/index.ts`; the runner, the testbeds and the CLI only talk to this.
  */
 import type fc from 'fast-check';
+import type { AnyStateMachine } from 'xstate';
 import type { Addr, Core, NodeId } from '../impl/core.ts';
 import type { Rng } from '../impl/rng.ts';
 import type { Scenario } from './scenario/types.ts';
@@ -92,6 +93,37 @@ export interface ProtocolRule {
   readonly checks: readonly RuleCheck[];
 }
 
+/**
+ * What ties the protocol's three forms together, in a form a test can check
+ * (`harness/protocols/contract.test.ts`): one action catalog that the spec, the machines and the
+ * cores share, and the implementation's bug switches.
+ */
+export interface ProtocolContract {
+  /** Every action: the trace's, the XState events', the spec's (`impl/<name>/actions.ts`). */
+  readonly actions: readonly string[];
+  /** The XState machine of each role; together they take exactly `actions`, each by one machine. */
+  readonly machines: Readonly<Record<string, AnyStateMachine>>;
+  readonly spec: {
+    /** Path of the spec's .tla module (the one that defines `Next`). */
+    readonly module: string;
+    /**
+     * Catalog actions that `Next` does not take (the spec's models leave them out, or take their
+     * parts), each with the reason. Trace validation may still take them.
+     */
+    readonly leavesOut: Readonly<Record<string, string>>;
+    /**
+     * Steps of the spec (operators `Next` reaches that change a variable themselves) that are no
+     * trace action: a host fault the trace records as an annotation, a part of one action, a
+     * message the network discards, a seeded bug's step. Each with the reason.
+     */
+    readonly specOnly: Readonly<Record<string, string>>;
+  };
+  /** The seeded bug switches the implementation knows (its bug list). */
+  readonly implBugs: readonly string[];
+  /** Property checkers that no seeded bug is shown to trip, each with the reason. */
+  readonly propertiesWithoutBug: Readonly<Record<string, string>>;
+}
+
 export interface ScenarioOptions {
   /** Seeded bugs to switch on in every generated scenario. */
   readonly bugs?: readonly string[];
@@ -108,6 +140,7 @@ export interface ProtocolDefinition<S extends Scenario = Scenario> {
   readonly models: readonly SpecModel[];
   /** The protocol's rules and the checks that hold each (the table in `docs/<name>.md`). */
   readonly rules: readonly ProtocolRule[];
+  readonly contract: ProtocolContract;
   /** fast-check arbitrary of scenarios of this protocol. */
   scenarios(options?: ScenarioOptions): fc.Arbitrary<S>;
   /** The nodes a scenario runs. */

@@ -124,6 +124,7 @@ const toy: ProtocolDefinition<ToyScenario> = {
   bugs: [],
   models: [],
   rules: [],
+  contract: { actions: [], machines: {}, spec: { module: '', leavesOut: {}, specOnly: {} }, implBugs: [], propertiesWithoutBug: {} },
   scenarios: () => fc.constant(scenario()),
   plan: (s) => {
     const nodes: NodePlan[] = [];

@@ -10,6 +10,7 @@ import { AGGREGATOR_ROLE, NODE_ROLE } from '../../../impl/hovercraft/config.ts';
 import { MIDDLEBOX_ROLE } from '../../../impl/hovercraft/middlebox.ts';
 import { createHovercraftMonitor, type HovercraftRole } from '../../../machines/hovercraft/index.ts';
 import type { Json, NodePlan, ProtocolDefinition, ProtocolRule, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
+import { HOVERCRAFT_CONTRACT } from './contract.ts';
 import { hovercraftProperties } from './properties.ts';
 import { hovercraftLoadFigures } from './load.ts';
 import {
@@ -353,6 +354,7 @@ export const hovercraft: ProtocolDefinition<HovercraftScenario> = {
   bugs: HOVERCRAFT_SEEDED_BUGS,
   models: HOVERCRAFT_MODELS,
   rules: HOVERCRAFT_RULES,
+  contract: HOVERCRAFT_CONTRACT,
   scenarios: (options) => hovercraftScenarios(options),
   plan: hovercraftPlan,
   configure: hovercraftConfigure,

@@ -7,6 +7,7 @@ import type { Addr, NodeId } from '../../../impl/core.ts';
 import { roles } from '../../../impl/roles.ts';
 import { createR2p2Monitor, type R2p2Role } from '../../../machines/r2p2/index.ts';
 import type { Json, NodePlan, ProtocolDefinition, ProtocolRule, SeededBug, SpecModel, TraceMonitor } from '../../protocol.ts';
+import { R2P2_CONTRACT } from './contract.ts';
 import { r2p2Properties } from './properties.ts';
 import {
   CLIENT_PORT, ROUTER_NODE, ROUTER_PORT, SERVER_PORT, clientIds, r2p2Scenarios, r2p2Timing, serverIds,
@@ -310,6 +311,7 @@ export const r2p2: ProtocolDefinition<R2p2Scenario> = {
   bugs: R2P2_SEEDED_BUGS,
   models: R2P2_MODELS,
   rules: R2P2_RULES,
+  contract: R2P2_CONTRACT,
   scenarios: (options) => r2p2Scenarios(options),
   plan: r2p2Plan,
   configure: r2p2Configure,
