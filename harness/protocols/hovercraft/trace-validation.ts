@@ -240,6 +240,54 @@ function appliedAfter(events: readonly TraceEvent[], j: number, before: number):
   return applied;
 }
 
+/**
+ * The messages an event's spec action may read (receive, or require in flight), as keys: tuples
+ * of the fields the action fixes from its parameters (`TvKeys` in the generated module gives the
+ * keys of a message, the same way). A key holds only fields the action matches exactly, so a
+ * message the action reads has one of the event's keys. An event with a field of the wrong type
+ * reads nothing (it matches no step: no message has that field).
+ */
+function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] {
+  const id = (f: string): string | undefined => (typeof e[f] === 'string' ? value(e[f], byAddr) : undefined);
+  const num = (f: string): string | undefined => (Number.isInteger(e[f]) ? String(e[f]) : undefined);
+  const key = (...parts: (string | undefined)[]): string[] => (parts.every((x) => x !== undefined) ? [`<<${parts.join(', ')}>>`] : []);
+  const node = toTla(e.node);
+  const tag = (t: string) => toTla(t);
+  switch (e.action) {
+    case 'ClientReceiveReply': return key(tag('Reply'), node, num('rid'), id('from'));
+    case 'ClientReceiveNack': return key(tag('Nack'), node, num('rid'));
+    case 'MiddleboxForward': case 'MiddleboxNack': return key(tag('MbReq'), id('client'), num('rid'));
+    case 'MiddleboxFeedback': return key(tag('Feedback'), id('client'), num('rid'));
+    case 'MiddleboxExpire': return key(tag('MbReq*')); // any request waiting at the middlebox
+    case 'FollowerBuffer': case 'LeaderAppend': return key(tag('Req'), node, id('client'), num('rid'));
+    case 'HandleRequestVote': return key(tag('RV'), node, id('from'), num('term'));
+    case 'HandleVoteReply': return key(tag('RVR'), node, id('from'), num('term'));
+    case 'StepDown': return key(tag('Term'), node, num('term'));
+    case 'HandleAppendEntries': return key(tag('AE'), node, id('from'), num('term'));
+    case 'HandleAppendEntriesReply': return key(tag('AER'), node, id('from'), num('term'));
+    case 'HandleRecoveryRequest': return key(tag('RecReq'), node, id('from'), id('client'), num('rid'));
+    case 'HandleRecoveryReply': return key(tag('RecRep'), node, id('from'), id('client'), num('rid'));
+    case 'LeaderUseAggregator': return key(tag('ProbeRep'), node, num('term'));
+    case 'HandleAggCommit': return key(tag('AC'), node, num('term'));
+    case 'AggFlush': return key(tag('AggTerm'), num('term'));
+    case 'AggProbe': return key(tag('Probe'), id('from'), num('term'));
+    case 'AggForward': return key(tag('AEagg'), num('term'));
+    case 'AggReply': return key(tag('AER'), toTla(AGGREGATOR_NODE), id('from'), num('term'));
+    default: return [];
+  }
+}
+
+/**
+ * For each key some event of the trace reads: the last such event (1-based), as a TLA+ function.
+ * After event i, a message none of whose keys maps above i is read by no later event.
+ */
+function lastReads(events: readonly TraceEvent[], byAddr: ReadonlyMap<Addr, NodeId>): string {
+  const last = new Map<string, number>();
+  events.forEach((e, j) => { for (const k of readKeys(e, byAddr)) last.set(k, j + 1); });
+  if (last.size === 0) return '[tvX \\in {} |-> 0]';
+  return `(${[...last].map(([k, j]) => `${k} :> ${j}`).join(' @@ ')})`;
+}
+
 /** A parameter's field name (without its `set:` / `fn:` marker). */
 const paramName = (p: string): string => p.replace(/^(set|fn):/, '');
 
@@ -285,7 +333,8 @@ function actionCall(action: string): string {
 function actionExtra(action: string): string {
   switch (action) {
     case 'MiddleboxForward':
-      return ` /\\ \\A tvX \\in tvNodes : \\E tvM \\in msgs' : tvM.type = "Req" /\\ tvM.dst = tvX /\\ tvM.client = TvE.client /\\ tvM.rid = TvE.rid`;
+      return ` /\\ \\A tvX \\in tvNodes : TvAfter(<<"Req", tvX, TvE.client, TvE.rid>>) =>\n` +
+        `          \\E tvM \\in msgs' : tvM.type = "Req" /\\ tvM.dst = tvX /\\ tvM.client = TvE.client /\\ tvM.rid = TvE.rid`;
     case 'HandleAppendEntries':
       return ` /\\ RouteOk`;
     default:
@@ -304,6 +353,7 @@ export function generateHovercraftTraceModule(
   const moduleName = options.moduleName ?? 'HovercRaftTraceCheck';
   const clients = new Set<string>();
   const traces: string[] = [];
+  const reads: string[] = [];
   const nodeSets: string[] = [];
   const modes: string[] = [];
   const policies: string[] = [];
@@ -334,6 +384,7 @@ export function generateHovercraftTraceModule(
     included.push(b);
     const mode = topology.mode ?? 'hovercraft';
     const routes = mode === 'hovercraft++' ? replyRoutes(events) : new Map<number, string>();
+    reads.push(lastReads(events, byAddr));
     traces.push(`<<${events.map((e, j) => eventRecord(e, byAddr, routes.get(j) ?? 'any')).join(',\n    ')}>>`);
     nodeSets.push(`{${[...nodes].sort().map((x) => toTla(x)).join(', ')}}`);
     modes.push(toTla(mode));
@@ -380,6 +431,38 @@ TInit ==
 
 TvE == Traces[tvK][tvI]
 
+\\* Per trace: each message key some event reads, and the last event that reads it.
+TvLast == <<
+  ${reads.join(',\n  ')}
+>>
+
+\\* The keys of message m: one per kind of event that may read it (receive it, or
+\\* require it in flight), with the fields that event fixes (readKeys in
+\\* trace-validation.ts gives an event's keys the same way).
+TvKeys(m) ==
+    CASE m.type = "Reply" -> {<<"Reply", m.dst, m.rid, m.src>>}
+      [] m.type = "Nack" -> {<<"Nack", m.dst, m.rid>>}
+      [] m.type = "MbReq" -> {<<"MbReq", m.client, m.rid>>, <<"MbReq*">>}
+      [] m.type = "Feedback" -> {<<"Feedback", m.client, m.rid>>}
+      [] m.type = "Req" -> {<<"Req", m.dst, m.client, m.rid>>}
+      [] m.type = "RecReq" -> {<<"RecReq", m.dst, m.src, m.client, m.rid>>}
+      [] m.type = "RecRep" -> {<<"RecRep", m.dst, m.src, m.client, m.rid>>}
+      [] m.type = "Probe" -> {<<"Probe", m.src, m.term>>, <<"AggTerm", m.term>>}
+      [] m.type = "AE" /\\ m.dst = ${toTla(AGGREGATOR_NODE)} -> {<<"AEagg", m.term>>, <<"AggTerm", m.term>>}
+      [] m.type = "AER" /\\ m.dst = ${toTla(AGGREGATOR_NODE)} -> {<<"AER", m.dst, m.src, m.term>>, <<"AggTerm", m.term>>}
+      [] m.type \\in {"RV", "RVR", "AE", "AER"} -> {<<m.type, m.dst, m.src, m.term>>, <<"Term", m.dst, m.term>>}
+      [] m.type \\in {"ProbeRep", "AC"} -> {<<m.type, m.dst, m.term>>, <<"Term", m.dst, m.term>>}
+      [] OTHER -> {<<"keep">>}
+
+\\* Whether an event after the current one reads messages of key k.
+TvAfter(k) == k = <<"keep">> \\/ (k \\in DOMAIN TvLast[tvK] /\\ TvLast[tvK][k] > tvI)
+
+\\* The network after the current event: the messages some later event may read.
+\\* (Replaces the spec's Net, see the config: every action reads msgs only
+\\* through messages of its event's keys, so dropping the others changes no
+\\* later step.)
+TvNet(S) == {tvM \\in S : \\E tvX \\in TvKeys(tvM) : TvAfter(tvX)}
+
 \\* A successful append_entries reply goes where a later event receives it (when the events say).
 RouteOk ==
     LET tvNew == {tvM \\in msgs' \\ msgs : tvM.type = "AER"} IN
@@ -400,8 +483,8 @@ TNext ==
     /\\ \\E tvNodes \\in {TNodes[tvK]}, tvMode \\in {TMode[tvK]}, tvPol \\in {TPolicy[tvK]}, tvB \\in {TB[tvK]},
           tvThr \\in {TThreshold[tvK]} :
           Step${INSTANCE_ARGS}
-    \\* A receipt keeps its message in flight (see trace-validation.ts).
-    /\\ msgs \\subseteq msgs'
+    \\* A receipt keeps its message in flight while a later event may read it.
+    /\\ TvNet(msgs) \\subseteq msgs'
     /\\ tvI' = tvI + 1
     /\\ UNCHANGED tvK
     /\\ Report
@@ -409,7 +492,7 @@ TNext ==
 TView == <<${view.join(', ')}>>
 ====
 `;
-  const cfg = 'INIT TInit\nNEXT TNext\nVIEW TView\n';
+  const cfg = 'INIT TInit\nNEXT TNext\nVIEW TView\nCONSTANT Net <- [HovercRaft] TvNet\n';
   return { tla, cfg, eventIndices, included };
 }
 
