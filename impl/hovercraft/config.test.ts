@@ -25,7 +25,8 @@ describe('hovercraft config', () => {
     expect(AGGREGATOR_ROLE).toBe('hovercraft-aggregator');
     expect(HOVERCRAFT_BUGS).toEqual([
       'commit-without-majority', 'replier-reassigned', 'stale-read-by-non-replier', 'apply-without-body',
-      'bounded-queue-ignored', 'aggregator-commits-early', 'aggregator-overstates-applied',
+      'bounded-queue-ignored', 'aggregator-commits-early', 'aggregator-overstates-applied', 'double-vote', 'skip-log-check',
+      'vote-without-log-check', 'read-executed-by-all',
     ]);
   });
 

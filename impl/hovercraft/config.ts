@@ -31,6 +31,15 @@ export const BUG_AGGREGATOR_COMMITS_EARLY = 'aggregator-commits-early';
  */
 export const BUG_AGGREGATOR_OVERSTATES_APPLIED = 'aggregator-overstates-applied';
 
+/** A node grants its vote to every candidate of its term, although it voted already (spec: DoubleVote). */
+export const BUG_DOUBLE_VOTE = 'double-vote';
+/** A follower takes append_entries without checking the term of its entry at prevIndex (spec: SkipLogCheck). */
+export const BUG_SKIP_LOG_CHECK = 'skip-log-check';
+/** A node grants its vote without checking that the candidate's log is at least as up to date as its own. */
+export const BUG_VOTE_WITHOUT_LOG_CHECK = 'vote-without-log-check';
+/** Every node executes a read-only entry, not only its replier. */
+export const BUG_READ_EXECUTED_BY_ALL = 'read-executed-by-all';
+
 export const HOVERCRAFT_BUGS = [
   BUG_COMMIT_WITHOUT_MAJORITY,
   BUG_REPLIER_REASSIGNED,
@@ -39,6 +48,10 @@ export const HOVERCRAFT_BUGS = [
   BUG_BOUNDED_QUEUE_IGNORED,
   BUG_AGGREGATOR_COMMITS_EARLY,
   BUG_AGGREGATOR_OVERSTATES_APPLIED,
+  BUG_DOUBLE_VOTE,
+  BUG_SKIP_LOG_CHECK,
+  BUG_VOTE_WITHOUT_LOG_CHECK,
+  BUG_READ_EXECUTED_BY_ALL,
 ] as const;
 export type HovercraftBugName = (typeof HOVERCRAFT_BUGS)[number];
 

@@ -67,7 +67,8 @@ import { tripletKey } from '../r2p2/common.ts';
 import type { Entry, RequestId } from './actions.ts';
 import {
   BUG_APPLY_WITHOUT_BODY, BUG_BOUNDED_QUEUE_IGNORED, BUG_COMMIT_WITHOUT_MAJORITY, BUG_REPLIER_REASSIGNED,
-  BUG_STALE_READ_BY_NON_REPLIER, type NodeConfig, parseNodeConfig, send, trace,
+  BUG_STALE_READ_BY_NON_REPLIER, BUG_DOUBLE_VOTE, BUG_SKIP_LOG_CHECK, BUG_VOTE_WITHOUT_LOG_CHECK, BUG_READ_EXECUTED_BY_ALL,
+  type NodeConfig, parseNodeConfig, send, trace,
 } from './config.ts';
 import { KvStore, decodeOp, encodeResult } from './kv.ts';
 import {
@@ -152,6 +153,10 @@ export class HovercraftNode implements Core<never, never> {
   private readonly bug: {
     commitWithoutMajority: boolean; replierReassigned: boolean; staleRead: boolean; applyWithoutBody: boolean;
     boundIgnored: boolean;
+    doubleVote: boolean;
+    skipLogCheck: boolean;
+    voteWithoutLogCheck: boolean;
+    readByAll: boolean;
   };
 
   // persistent
@@ -216,6 +221,10 @@ export class HovercraftNode implements Core<never, never> {
       staleRead: bugs.has(BUG_STALE_READ_BY_NON_REPLIER),
       applyWithoutBody: bugs.has(BUG_APPLY_WITHOUT_BODY),
       boundIgnored: bugs.has(BUG_BOUNDED_QUEUE_IGNORED),
+      doubleVote: bugs.has(BUG_DOUBLE_VOTE),
+      skipLogCheck: bugs.has(BUG_SKIP_LOG_CHECK),
+      voteWithoutLogCheck: bugs.has(BUG_VOTE_WITHOUT_LOG_CHECK),
+      readByAll: bugs.has(BUG_READ_EXECUTED_BY_ALL),
     };
   }
 
@@ -523,8 +532,10 @@ export class HovercraftNode implements Core<never, never> {
   private onRequestVote(m: Msg<'request_vote'>): void {
     if (m.term > this.term) this.stepDown(m.term);
     const from = this.nodeId(m.from);
-    const upToDate = m.lastTerm > this.lastTerm() || (m.lastTerm === this.lastTerm() && m.lastIndex >= this.lastIndex());
-    const granted = m.term === this.term && this.role !== 'leader' && (this.votedFor === null || this.votedFor === from) && upToDate;
+    const upToDate = this.bug.voteWithoutLogCheck || // Buggy: any log will do.
+      m.lastTerm > this.lastTerm() || (m.lastTerm === this.lastTerm() && m.lastIndex >= this.lastIndex());
+    const free = this.votedFor === null || this.votedFor === from || this.bug.doubleVote; // Buggy: votes again.
+    const granted = m.term === this.term && this.role !== 'leader' && free && upToDate;
     if (granted) {
       if (this.votedFor !== from) this.dirty = true;
       this.votedFor = from;
@@ -816,7 +827,7 @@ export class HovercraftNode implements Core<never, never> {
         continue;
       }
       const isReplier = e.replier === this.selfIdx;
-      const executed = !e.ro || isReplier;
+      const executed = !e.ro || isReplier || this.bug.readByAll; // Buggy read-executed-by-all: every node reads.
       const op = decodeOp(e.body);
       const result = executed && !('error' in op) ? this.kv.apply(op) : undefined;
       this.emit(trace({ action: 'Apply', index, client: e.client, rid: e.rid, replier, ro: e.ro, executed, digest: digest(e.body) }));
@@ -874,7 +885,8 @@ export class HovercraftNode implements Core<never, never> {
     let success: boolean;
     let matchIndex = 0;
     const missing: RequestId[] = [];
-    if (m.prevIndex > this.lastIndex() || this.termAt(m.prevIndex) !== m.prevTerm) {
+    // (Buggy skip-log-check: the entry at prevIndex may be of any term.)
+    if (m.prevIndex > this.lastIndex() || (!this.bug.skipLogCheck && this.termAt(m.prevIndex) !== m.prevTerm)) {
       success = false;
     } else {
       success = true;

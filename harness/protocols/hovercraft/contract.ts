@@ -25,10 +25,5 @@ export const HOVERCRAFT_CONTRACT: ProtocolContract = {
     },
   },
   implBugs: HOVERCRAFT_BUGS,
-  propertiesWithoutBug: {
-    'election-safety': 'no seeded implementation bug trips it yet (the spec variant DoubleVote holds ElectionSafety).',
-    'log-matching': 'no seeded implementation bug trips it yet (the spec variant SkipLogCheck holds LogMatching).',
-    'leader-completeness': 'no seeded implementation bug trips it yet (the spec variant AggNoMajority holds LeaderCompleteness).',
-    'replier-only-reads': 'no seeded implementation bug trips it yet (trace validation of Apply holds the rule).',
-  },
+  propertiesWithoutBug: {},
 };

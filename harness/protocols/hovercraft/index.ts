@@ -66,6 +66,31 @@ export const HOVERCRAFT_SEEDED_BUGS: readonly SeededBug[] = [
       'first AGG_COMMIT that runs ahead of a follower\'s applies, long before any queue passes B.',
     caughtBy: ['monitor', 'applied-not-overstated'],
   },
+  {
+    name: 'double-vote',
+    description: 'A node grants its vote to every candidate of its term, although it voted already (the spec variant ' +
+      'DoubleVote). Two leaders of one term need two candidates at once, seldom: on sim it shows when a 5-node Raft ' +
+      'group is split 2 | 3 and the small side keeps starting elections.',
+    caughtBy: ['monitor', 'election-safety'],
+  },
+  {
+    name: 'skip-log-check',
+    description: 'A follower takes append_entries without checking the term of its entry at prevIndex (the spec ' +
+      'variant SkipLogCheck). Shows where logs diverge: a 5-node Raft group split 2 | 3, whose cut-off leader keeps entries ' +
+      'the new leader overwrites.',
+    caughtBy: ['monitor', 'log-matching', 'state-machine-safety'],
+  },
+  {
+    name: 'vote-without-log-check',
+    description: 'A node grants its vote without checking that the candidate\'s log is at least as up to date as its own, ' +
+      'so a node that missed committed entries (cut off with a minority) can be elected and lacks them.',
+    caughtBy: ['monitor', 'leader-completeness', 'state-machine-safety'],
+  },
+  {
+    name: 'read-executed-by-all',
+    description: 'Every node executes a read-only entry when it applies it, not only the entry\'s replier.',
+    caughtBy: ['monitor', 'replier-only-reads'],
+  },
 ];
 
 /** The rules of HovercRaft and the independent checks that hold each (docs/hovercraft.md). */

@@ -105,6 +105,11 @@ describe('hovercraft seeded bugs on sim', () => {
     'bounded-queue-ignored': (s) => s,
     'aggregator-commits-early': split('hovercraft++'),
     'aggregator-overstates-applied': viaAggregator,
+    // Two candidates of one term, and diverging logs, come from a cut-off minority's elections.
+    'double-vote': split('raft'),
+    'skip-log-check': split('raft'),
+    'vote-without-log-check': split('raft'),
+    'read-executed-by-all': (s) => s,
   };
   it('aggregator-overstates-applied: the applied-index rule catches it at the AGG_COMMIT; bounded-queue only where a queue passes B, later', { timeout: 120_000 }, async () => {
     const bug = 'aggregator-overstates-applied';
