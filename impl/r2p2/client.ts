@@ -16,7 +16,7 @@ import { match, P } from 'ts-pattern';
 import type { Addr, Core, CoreInput, CoreOutput, Micros, NodeId } from '../core.ts';
 import { digest } from '../digest.ts';
 import {
-  BUG_CLIENT_ACCEPTS_WRONG_RID, BoundedSet, addrField, configObject, numField, requestBody, send, trace,
+  BUG_CLIENT_ACCEPTS_WRONG_RID, BUG_CLIENT_ACK_DISARMS_TIMER, BoundedSet, addrField, configObject, numField, requestBody, send, trace,
 } from './common.ts';
 import {
   MAX_REQUEST_BODY, MAX_BODY, Reassembler, decode, split,
@@ -106,6 +106,7 @@ export class R2p2Client implements Core<ClientCommand, ClientNotification> {
   /** Calls waiting for a free place in the window (closed loop), oldest first. */
   private readonly waiting: CallCommand[] = [];
   private readonly wrongRidBug: boolean;
+  private readonly ackDisarmsBug: boolean;
 
   constructor(
     readonly node: NodeId,
@@ -114,6 +115,7 @@ export class R2p2Client implements Core<ClientCommand, ClientNotification> {
     bugs: ReadonlySet<string> = new Set(),
   ) {
     this.wrongRidBug = bugs.has(BUG_CLIENT_ACCEPTS_WRONG_RID);
+    this.ackDisarmsBug = bugs.has(BUG_CLIENT_ACK_DISARMS_TIMER);
   }
 
   handle(input: CoreInput<ClientCommand>, now: Micros): Out[] {
@@ -209,6 +211,8 @@ export class R2p2Client implements Core<ClientCommand, ClientNotification> {
     return [
       trace({ action: 'ClientReceiveAck', rid: m.rid, server: src }),
       ...p.packets.slice(1).map((pkt) => send<ClientNotification>(this.addr, src, pkt)),
+      // Buggy: the request no longer times out.
+      ...(this.ackDisarmsBug ? [{ kind: 'cancelTimer' as const, name: timerName(m.rid) }] : []),
     ];
   }
 

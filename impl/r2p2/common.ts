@@ -27,6 +27,9 @@ export const BUG_SERVER_SERVES_DUPLICATE = 'server-serves-duplicate';
 /** A (re)started server takes and serves requests during its quiet period, before it announces itself. */
 export const BUG_SERVER_SERVES_BEFORE_ANNOUNCE = 'server-serves-before-announce';
 
+/** The client stops a multi-packet request's timer when the ACK arrives (spec: AckDisarms), so a lost reply leaves it pending. */
+export const BUG_CLIENT_ACK_DISARMS_TIMER = 'client-ack-disarms-timer';
+
 export const R2P2_BUGS = [
   BUG_ROUTER_EXCEEDS_BOUND,
   BUG_SERVER_REPLIES_TWICE,
@@ -36,6 +39,7 @@ export const R2P2_BUGS = [
   BUG_ROUTER_FORGETS_ON_LEAVE,
   BUG_SERVER_SERVES_DUPLICATE,
   BUG_SERVER_SERVES_BEFORE_ANNOUNCE,
+  BUG_CLIENT_ACK_DISARMS_TIMER,
 ] as const;
 export type R2p2BugName = (typeof R2P2_BUGS)[number];
 

@@ -9,7 +9,7 @@ import { digest } from '../digest.ts';
 import {
   BUG_CLIENT_ACCEPTS_WRONG_RID, BUG_REASSEMBLY_LOSES_REORDERED, BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_EXCEEDS_BOUND,
   BUG_ROUTER_FORGETS_ON_LEAVE, BUG_SERVER_REPLIES_TWICE, BUG_SERVER_SERVES_BEFORE_ANNOUNCE, BUG_SERVER_SERVES_DUPLICATE,
-  R2P2_BUGS,
+  BUG_CLIENT_ACK_DISARMS_TIMER, R2P2_BUGS,
 } from './common.ts';
 import { CLIENT, CLIENT2, MiniNet, ROUTER, SERVER, SERVER2 } from './test-helpers.ts';
 
@@ -55,12 +55,12 @@ describe('role registry', () => {
     expect(R2P2_BUGS).toEqual([
       BUG_ROUTER_EXCEEDS_BOUND, BUG_SERVER_REPLIES_TWICE, BUG_CLIENT_ACCEPTS_WRONG_RID,
       BUG_REASSEMBLY_LOSES_REORDERED, BUG_ROUTER_BLIND_FEEDBACK, BUG_ROUTER_FORGETS_ON_LEAVE,
-      BUG_SERVER_SERVES_DUPLICATE, BUG_SERVER_SERVES_BEFORE_ANNOUNCE,
+      BUG_SERVER_SERVES_DUPLICATE, BUG_SERVER_SERVES_BEFORE_ANNOUNCE, BUG_CLIENT_ACK_DISARMS_TIMER,
     ]);
     expect(R2P2_BUGS).toEqual([
       'router-exceeds-bound', 'server-replies-twice', 'client-accepts-wrong-rid',
       'reassembly-loses-reordered-packet', 'router-blind-feedback', 'router-forgets-on-leave',
-      'server-serves-duplicate', 'server-serves-before-announce',
+      'server-serves-duplicate', 'server-serves-before-announce', 'client-ack-disarms-timer',
     ]);
   });
 });

@@ -25,7 +25,5 @@ export const R2P2_CONTRACT: ProtocolContract = {
     },
   },
   implBugs: R2P2_BUGS,
-  propertiesWithoutBug: {
-    'no-silent-loss': 'no seeded implementation bug trips it yet (the spec variant AckDisarms holds PendingHasTimer).',
-  },
+  propertiesWithoutBug: {},
 };

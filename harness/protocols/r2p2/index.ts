@@ -68,6 +68,12 @@ export const R2P2_SEEDED_BUGS: readonly SeededBug[] = [
       'announces its new incarnation (requests the router still dispatches to the crashed one).',
     caughtBy: ['serves-after-announce', 'monitor', 'tlc'],
   },
+  {
+    name: 'client-ack-disarms-timer',
+    description: 'The client stops a multi-packet request\'s timer when the server\'s ACK arrives (the spec variant ' +
+      'AckDisarms), so a request whose REQn packets or reply are lost never completes. Shows on a lossy network.',
+    caughtBy: ['no-silent-loss'],
+  },
 ];
 
 /**

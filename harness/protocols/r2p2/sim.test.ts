@@ -184,6 +184,7 @@ describe('r2p2 seeded bugs on sim', () => {
       return { ...l, faults: [...l.faults.filter((f) => !('node' in f) || f.node !== 'server1'), ...faults].sort((a, b) => a.at - b.at) };
     },
   };
+  conditions['client-ack-disarms-timer'] = (s) => ({ ...s, network: { ...s.network, loss: Math.max(s.network.loss, 0.1) } });
   const protocolFor = (bug: string) => (bug === 'router-blind-feedback' ? withDuplicatedFeedback(r2p2) : r2p2);
 
   for (const bug of r2p2.bugs) {
