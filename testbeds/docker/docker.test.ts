@@ -265,7 +265,10 @@ describe.skipIf(!req.run)('r2p2 on the docker testbed', () => {
     };
     for (const [name, cond] of Object.entries(conditions)) {
       const bug = r2p2.bugs.find((b) => b.name === name)!;
-      it(`${name} is caught by ${bug.caughtBy.join(', ')} within ${MAX_RUNS} runs`, { timeout: RUN_TIMEOUT }, async () => {
+      // The online checks of a run (TLC validates a campaign's traces afterwards; sim.test.ts
+      // shows TLC rejecting each bug's trace).
+      const online = bug.caughtBy.filter((c) => c !== 'tlc');
+      it(`${name} is caught by ${online.join(', ')} within ${MAX_RUNS} runs`, { timeout: RUN_TIMEOUT }, async () => {
         const candidates = fc.sample(r2p2.scenarios({ testbed: 'docker', bugs: [name] }), { seed: CANDIDATE_SEED, numRuns: 300 }).filter(cond.keep);
         expect(candidates.length).toBeGreaterThanOrEqual(MAX_RUNS);
         const fired = new Map<string, number>();
@@ -275,11 +278,11 @@ describe.skipIf(!req.run)('r2p2 on the docker testbed', () => {
           runs++;
           expect(r.scenario.bugs).toEqual([name]);
           for (const c of new Set(r.violations.map((v) => v.check))) fired.set(c, (fired.get(c) ?? 0) + 1);
-          if (bug.caughtBy.every((c) => fired.has(c))) break;
+          if (online.every((c) => fired.has(c))) break;
         }
         console.log(`docker: ${name} after ${runs} run(s): ${JSON.stringify(Object.fromEntries(fired))}`);
         expect(Object.fromEntries(fired), `after ${runs} runs`).toEqual(
-          expect.objectContaining(Object.fromEntries(bug.caughtBy.map((c) => [c, expect.any(Number)]))));
+          expect.objectContaining(Object.fromEntries(online.map((c) => [c, expect.any(Number)]))));
       });
     }
   });
