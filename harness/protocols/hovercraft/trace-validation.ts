@@ -250,6 +250,14 @@ function appliedAfter(events: readonly TraceEvent[], j: number, before: number):
 function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] {
   const id = (f: string): string | undefined => (typeof e[f] === 'string' ? value(e[f], byAddr) : undefined);
   const num = (f: string): string | undefined => (Number.isInteger(e[f]) ? String(e[f]) : undefined);
+  const bool = (f: string): string | undefined => (typeof e[f] === 'boolean' ? toTla(e[f]) : undefined);
+  // An entry is <<term, client, rid, replier, ro>> (replier null: None).
+  const isEntry = (x: unknown): boolean => Array.isArray(x) && x.length === 5 && Number.isInteger(x[0]) &&
+    typeof x[1] === 'string' && Number.isInteger(x[2]) && (typeof x[3] === 'string' || x[3] === null) && typeof x[4] === 'boolean';
+  const entries = (): string | undefined => {
+    const v = e['entries'];
+    return Array.isArray(v) && v.every(isEntry) ? value(v, byAddr) : undefined;
+  };
   const key = (...parts: (string | undefined)[]): string[] => (parts.every((x) => x !== undefined) ? [`<<${parts.join(', ')}>>`] : []);
   const node = toTla(e.node);
   const tag = (t: string) => toTla(t);
@@ -260,19 +268,21 @@ function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] {
     case 'MiddleboxFeedback': return key(tag('Feedback'), id('client'), num('rid'));
     case 'MiddleboxExpire': return key(tag('MbReq*')); // any request waiting at the middlebox
     case 'FollowerBuffer': case 'LeaderAppend': return key(tag('Req'), node, id('client'), num('rid'));
-    case 'HandleRequestVote': return key(tag('RV'), node, id('from'), num('term'));
-    case 'HandleVoteReply': return key(tag('RVR'), node, id('from'), num('term'));
+    case 'HandleRequestVote': return key(tag('RV'), node, id('from'), num('term'), num('lastIndex'), num('lastTerm'));
+    case 'HandleVoteReply': return key(tag('RVR'), node, id('from'), num('term'), bool('granted'));
     case 'StepDown': return key(tag('Term'), node, num('term'));
-    case 'HandleAppendEntries': return key(tag('AE'), node, id('from'), num('term'));
-    case 'HandleAppendEntriesReply': return key(tag('AER'), node, id('from'), num('term'));
+    case 'HandleAppendEntries':
+      return key(tag('AE'), node, id('from'), num('term'), num('prevIndex'), num('prevTerm'), entries(), num('commit'));
+    case 'HandleAppendEntriesReply':
+      return key(tag('AER'), node, id('from'), num('term'), bool('success'), num('matchIndex'), num('applied'));
     case 'HandleRecoveryRequest': return key(tag('RecReq'), node, id('from'), id('client'), num('rid'));
     case 'HandleRecoveryReply': return key(tag('RecRep'), node, id('from'), id('client'), num('rid'));
     case 'LeaderUseAggregator': return key(tag('ProbeRep'), node, num('term'));
-    case 'HandleAggCommit': return key(tag('AC'), node, num('term'));
+    case 'HandleAggCommit': return key(tag('AC'), node, num('term'), num('commit'));
     case 'AggFlush': return key(tag('AggTerm'), num('term'));
     case 'AggProbe': return key(tag('Probe'), id('from'), num('term'));
-    case 'AggForward': return key(tag('AEagg'), num('term'));
-    case 'AggReply': return key(tag('AER'), toTla(AGGREGATOR_NODE), id('from'), num('term'));
+    case 'AggForward': return key(tag('AEagg'), num('term'), num('prevIndex'), num('count'), num('commit'));
+    case 'AggReply': return key(tag('AER'), toTla(AGGREGATOR_NODE), id('from'), num('term'), 'TRUE', num('matchIndex'), num('applied'));
     default: return [];
   }
 }
@@ -285,7 +295,14 @@ function lastReads(events: readonly TraceEvent[], byAddr: ReadonlyMap<Addr, Node
   const last = new Map<string, number>();
   events.forEach((e, j) => { for (const k of readKeys(e, byAddr)) last.set(k, j + 1); });
   if (last.size === 0) return '[tvX \\in {} |-> 0]';
-  return `(${[...last].map(([k, j]) => `${k} :> ${j}`).join(' @@ ')})`;
+  return balanced([...last].map(([k, j]) => `${k} :> ${j}`), ' @@ ');
+}
+
+/** `(a op b) op (c op d)`: a long chain nested to a depth of log n (TLC's parser recurses). */
+function balanced(xs: readonly string[], op: string): string {
+  if (xs.length === 1) return `(${xs[0]})`;
+  const h = Math.ceil(xs.length / 2);
+  return `(${balanced(xs.slice(0, h), op)}${op}${balanced(xs.slice(h), op)})`;
 }
 
 /** A parameter's field name (without its `set:` / `fn:` marker). */
@@ -448,10 +465,18 @@ TvKeys(m) ==
       [] m.type = "RecReq" -> {<<"RecReq", m.dst, m.src, m.client, m.rid>>}
       [] m.type = "RecRep" -> {<<"RecRep", m.dst, m.src, m.client, m.rid>>}
       [] m.type = "Probe" -> {<<"Probe", m.src, m.term>>, <<"AggTerm", m.term>>}
-      [] m.type = "AE" /\\ m.dst = ${toTla(AGGREGATOR_NODE)} -> {<<"AEagg", m.term>>, <<"AggTerm", m.term>>}
-      [] m.type = "AER" /\\ m.dst = ${toTla(AGGREGATOR_NODE)} -> {<<"AER", m.dst, m.src, m.term>>, <<"AggTerm", m.term>>}
-      [] m.type \\in {"RV", "RVR", "AE", "AER"} -> {<<m.type, m.dst, m.src, m.term>>, <<"Term", m.dst, m.term>>}
-      [] m.type \\in {"ProbeRep", "AC"} -> {<<m.type, m.dst, m.term>>, <<"Term", m.dst, m.term>>}
+      [] m.type = "AE" /\\ m.dst = ${toTla(AGGREGATOR_NODE)} ->
+            {<<"AEagg", m.term, m.prevIndex, Len(m.entries), m.commit>>, <<"AggTerm", m.term>>}
+      [] m.type = "AER" /\\ m.dst = ${toTla(AGGREGATOR_NODE)} ->
+            {<<"AER", m.dst, m.src, m.term, m.success, m.matchIndex, m.applied>>, <<"AggTerm", m.term>>}
+      [] m.type = "RV" -> {<<"RV", m.dst, m.src, m.term, m.lastIndex, m.lastTerm>>, <<"Term", m.dst, m.term>>}
+      [] m.type = "RVR" -> {<<"RVR", m.dst, m.src, m.term, m.granted>>, <<"Term", m.dst, m.term>>}
+      [] m.type = "AE" ->
+            {<<"AE", m.dst, m.src, m.term, m.prevIndex, m.prevTerm, m.entries, m.commit>>, <<"Term", m.dst, m.term>>}
+      [] m.type = "AER" ->
+            {<<"AER", m.dst, m.src, m.term, m.success, m.matchIndex, m.applied>>, <<"Term", m.dst, m.term>>}
+      [] m.type = "ProbeRep" -> {<<"ProbeRep", m.dst, m.term>>, <<"Term", m.dst, m.term>>}
+      [] m.type = "AC" -> {<<"AC", m.dst, m.term, m.commit>>, <<"Term", m.dst, m.term>>}
       [] OTHER -> {<<"keep">>}
 
 \\* Whether an event after the current one reads messages of key k.
