@@ -6,7 +6,7 @@
  * matched to its end.
  */
 import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import type { TraceValidationInput, TraceValidationResult } from '../protocol.ts';
 import type { TraceEvent } from '../trace/schema.ts';
@@ -37,8 +37,24 @@ export interface TraceCheckRun {
   /** What an event the module holds is called in verdict messages ("protocol event", "spec event"). */
   readonly eventNoun: string;
   readonly timeoutMs?: number;
+  /**
+   * TLC workers (default: one per core). The search goes breadth-first over every trace of the
+   * batch at once, so the workers share the frontier of the batch's traces.
+   */
+  readonly workers?: number;
   /** Keep the generated files in this directory instead of a temporary one. */
   readonly keepDir?: string;
+}
+
+/**
+ * TLC workers for a batch of n traces: one per core, but no more than the batch's traces (one
+ * trace's search is a chain of one or a few states per event, which workers only contend for).
+ * `PROTOCHECK_TLC_WORKERS` overrides it (the bench compares counts).
+ */
+export function defaultWorkers(n: number): number {
+  const forced = Number(process.env['PROTOCHECK_TLC_WORKERS']);
+  if (Number.isInteger(forced) && forced > 0) return forced;
+  return Math.max(1, Math.min(availableParallelism(), n));
 }
 
 function describeEvent(e: TraceEvent | undefined): string {
@@ -62,7 +78,7 @@ export async function runTraceCheck(o: TraceCheckRun): Promise<TraceValidationRe
     await writeFile(join(dir, `${o.moduleName}.tla`), o.gen.tla);
     await writeFile(join(dir, `${o.moduleName}.cfg`), o.gen.cfg);
     tlc = await runTlc({
-      module: `${o.moduleName}.tla`, config: `${o.moduleName}.cfg`, cwd: dir, workers: 1, timeoutMs: o.timeoutMs,
+      module: `${o.moduleName}.tla`, config: `${o.moduleName}.cfg`, cwd: dir, workers: o.workers ?? defaultWorkers(o.gen.included.length), timeoutMs: o.timeoutMs,
     });
   } finally {
     if (!o.keepDir) await rm(dir, { recursive: true, force: true });

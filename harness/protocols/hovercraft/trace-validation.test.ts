@@ -18,7 +18,7 @@ import type { Mode } from '../../../impl/hovercraft/actions.ts';
 import { hovercraft, type HovercraftScenario } from './index.ts';
 import { appliedNotOverstated } from './properties.ts';
 import {
-  EVENT_PARAMS, HOVERCRAFT_SPEC, UNMODELLED_ACTIONS, generateHovercraftTraceModule, specVariables,
+  EVENT_PARAMS, HOVERCRAFT_SPEC, MESSAGE_READERS, UNMODELLED_ACTIONS, generateHovercraftTraceModule, specVariables,
   validateHovercraftTraces,
 } from './trace-validation.ts';
 
@@ -60,6 +60,17 @@ describe('HovercRaft trace validation', () => {
       expect(specParams, action).toEqual(params.map((p) => p.replace(/^(set|fn):/, '')));
     }
     expect(specVariables(spec)).toContain('msgs');
+  });
+
+  it('gives keys to exactly the actions whose spec action reads the network (retirement keeps what they read)', () => {
+    const spec = readFileSync(HOVERCRAFT_SPEC, 'utf8');
+    const defs = spec.split(/\n(?=[A-Z]\w*(?:\([^)]*\))? ==)/);
+    const readers = new Set<string>();
+    for (const d of defs) {
+      const name = /^([A-Z]\w*)/.exec(d)?.[1];
+      if (name && name in EVENT_PARAMS && /\bDeliver\(|\bmsgs\b|\bTermMsgsTo\(/.test(d.replace(/\\\*.*$/gm, ''))) readers.add(name);
+    }
+    expect([...readers].sort()).toEqual([...MESSAGE_READERS].sort());
   });
 
   it('puts every trace of a batch into one module, with identities instead of addresses', () => {

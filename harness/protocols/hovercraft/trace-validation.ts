@@ -34,6 +34,19 @@
  *   none needs one to be absent), so a trace some behaviour matches is matched by one that keeps
  *   every message: the constraint loses no behaviour that matters, and removes the branching on
  *   which copies were lost or duplicated;
+ * - retirement: a message leaves the network once no later event of the trace may read it, so the
+ *   set in flight stays small and a step costs the same at event 10 and at event 10,000. Each
+ *   event reads messages through keys (`readKeys`: the message kind and every field the event's
+ *   action fixes from its parameters, e.g. a `HandleAppendEntries` fixes every field of the
+ *   append but its route; a `StepDown` to term t at n reads any message of term t to n; a
+ *   `MiddleboxExpire` any waiting request), and the module's `TvKeys` gives a message's keys the
+ *   same way, from its fields. `TvLast` maps each key to the last event that reads it; the config
+ *   replaces the spec's `Net` hook (the identity, for model checking) with `TvNet`, which keeps
+ *   the messages with a key read after the current event. Sound and complete with respect to
+ *   keeping every message: an action reads `msgs` only through messages of its event's keys, so
+ *   the retired ones change no later step, and the states matched are the same but for them.
+ *   Messages are compared by value, as the spec's set does: two sends of equal messages are one
+ *   element, read until the last event that reads either;
  * - HovercRaft++: an append_entries may be in flight twice with the same fields, sent straight and
  *   forwarded by the aggregator; a successful reply then goes to the aggregator or to the leader.
  *   Where a later event receives the reply (an `AggReply`, or the leader's
@@ -115,8 +128,7 @@ const VIEW_EXCLUDED = new Set([
 
 export interface HovercraftTraceValidationOptions {
   /**
-   * TLC timeout for the whole batch (default: 10 minutes, or 40 ms per spec event if more; a step
-   * costs more as the set of messages in flight grows, so a long trace costs more per event).
+   * TLC timeout for the whole batch (default: 10 minutes, or 40 ms per spec event if more).
    */
   readonly timeoutMs?: number;
   /** Keep the generated module in this directory (for debugging) instead of a temporary one. */
@@ -240,14 +252,22 @@ function appliedAfter(events: readonly TraceEvent[], j: number, before: number):
   return applied;
 }
 
+/** The trace actions whose spec action reads the network (`readKeys` gives their keys). */
+export const MESSAGE_READERS: ReadonlySet<string> = new Set([
+  'ClientReceiveReply', 'ClientReceiveNack', 'MiddleboxForward', 'MiddleboxNack', 'MiddleboxFeedback', 'MiddleboxExpire',
+  'FollowerBuffer', 'LeaderAppend', 'HandleRequestVote', 'HandleVoteReply', 'StepDown', 'HandleAppendEntries',
+  'HandleAppendEntriesReply', 'HandleRecoveryRequest', 'HandleRecoveryReply', 'LeaderUseAggregator', 'HandleAggCommit',
+  'AggFlush', 'AggProbe', 'AggForward', 'AggReply',
+]);
+
 /**
  * The messages an event's spec action may read (receive, or require in flight), as keys: tuples
  * of the fields the action fixes from its parameters (`TvKeys` in the generated module gives the
  * keys of a message, the same way). A key holds only fields the action matches exactly, so a
- * message the action reads has one of the event's keys. An event with a field of the wrong type
- * reads nothing (it matches no step: no message has that field).
+ * message the action reads has one of the event's keys. `undefined` when a field the key needs
+ * has an unexpected type: such an event is taken to read every message (see `TvAll`).
  */
-function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] {
+function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] | undefined {
   const id = (f: string): string | undefined => (typeof e[f] === 'string' ? value(e[f], byAddr) : undefined);
   const num = (f: string): string | undefined => (Number.isInteger(e[f]) ? String(e[f]) : undefined);
   const bool = (f: string): string | undefined => (typeof e[f] === 'boolean' ? toTla(e[f]) : undefined);
@@ -258,7 +278,7 @@ function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] {
     const v = e['entries'];
     return Array.isArray(v) && v.every(isEntry) ? value(v, byAddr) : undefined;
   };
-  const key = (...parts: (string | undefined)[]): string[] => (parts.every((x) => x !== undefined) ? [`<<${parts.join(', ')}>>`] : []);
+  const key = (...parts: (string | undefined)[]): string[] | undefined => (parts.every((x) => x !== undefined) ? [`<<${parts.join(', ')}>>`] : undefined);
   const node = toTla(e.node);
   const tag = (t: string) => toTla(t);
   switch (e.action) {
@@ -283,7 +303,7 @@ function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] {
     case 'AggProbe': return key(tag('Probe'), id('from'), num('term'));
     case 'AggForward': return key(tag('AEagg'), num('term'), num('prevIndex'), num('count'), num('commit'));
     case 'AggReply': return key(tag('AER'), toTla(AGGREGATOR_NODE), id('from'), num('term'), 'TRUE', num('matchIndex'), num('applied'));
-    default: return [];
+    default: return MESSAGE_READERS.has(e.action) ? undefined : []; // (no key: it reads no message)
   }
 }
 
@@ -291,11 +311,15 @@ function readKeys(e: TraceEvent, byAddr: ReadonlyMap<Addr, NodeId>): string[] {
  * For each key some event of the trace reads: the last such event (1-based), as a TLA+ function.
  * After event i, a message none of whose keys maps above i is read by no later event.
  */
-function lastReads(events: readonly TraceEvent[], byAddr: ReadonlyMap<Addr, NodeId>): string {
+function lastReads(events: readonly TraceEvent[], byAddr: ReadonlyMap<Addr, NodeId>): { last: string; all: number } {
   const last = new Map<string, number>();
-  events.forEach((e, j) => { for (const k of readKeys(e, byAddr)) last.set(k, j + 1); });
-  if (last.size === 0) return '[tvX \\in {} |-> 0]';
-  return balanced([...last].map(([k, j]) => `${k} :> ${j}`), ' @@ ');
+  let all = 0;
+  events.forEach((e, j) => {
+    const keys = readKeys(e, byAddr);
+    if (keys === undefined) all = j + 1;
+    for (const k of keys ?? []) last.set(k, j + 1);
+  });
+  return { last: last.size === 0 ? '[tvX \\in {} |-> 0]' : balanced([...last].map(([k, j]) => `${k} :> ${j}`), ' @@ '), all };
 }
 
 /** `(a op b) op (c op d)`: a long chain nested to a depth of log n (TLC's parser recurses). */
@@ -371,6 +395,7 @@ export function generateHovercraftTraceModule(
   const clients = new Set<string>();
   const traces: string[] = [];
   const reads: string[] = [];
+  const readAll: number[] = [];
   const nodeSets: string[] = [];
   const modes: string[] = [];
   const policies: string[] = [];
@@ -401,7 +426,9 @@ export function generateHovercraftTraceModule(
     included.push(b);
     const mode = topology.mode ?? 'hovercraft';
     const routes = mode === 'hovercraft++' ? replyRoutes(events) : new Map<number, string>();
-    reads.push(lastReads(events, byAddr));
+    const lr = lastReads(events, byAddr);
+    reads.push(lr.last);
+    readAll.push(lr.all);
     traces.push(`<<${events.map((e, j) => eventRecord(e, byAddr, routes.get(j) ?? 'any')).join(',\n    ')}>>`);
     nodeSets.push(`{${[...nodes].sort().map((x) => toTla(x)).join(', ')}}`);
     modes.push(toTla(mode));
@@ -452,6 +479,8 @@ TvE == Traces[tvK][tvI]
 TvLast == <<
   ${reads.join(',\n  ')}
 >>
+\\* Per trace: the last event whose keys could not be told (it may read any message; 0: none).
+TvAll == <<${readAll.join(', ')}>>
 
 \\* The keys of message m: one per kind of event that may read it (receive it, or
 \\* require it in flight), with the fields that event fixes (readKeys in
@@ -480,7 +509,7 @@ TvKeys(m) ==
       [] OTHER -> {<<"keep">>}
 
 \\* Whether an event after the current one reads messages of key k.
-TvAfter(k) == k = <<"keep">> \\/ (k \\in DOMAIN TvLast[tvK] /\\ TvLast[tvK][k] > tvI)
+TvAfter(k) == TvAll[tvK] > tvI \\/ k = <<"keep">> \\/ (k \\in DOMAIN TvLast[tvK] /\\ TvLast[tvK][k] > tvI)
 
 \\* The network after the current event: the messages some later event may read.
 \\* (Replaces the spec's Net, see the config: every action reads msgs only
