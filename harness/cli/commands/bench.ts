@@ -8,6 +8,7 @@
  * Figures from one run on one machine; compare ratios, not absolute times, across machines.
  */
 import fc from 'fast-check';
+import { availableParallelism } from 'node:os';
 import { EXIT } from '../main.ts';
 import { parse, intOption } from '../args.ts';
 import { protocols } from '../../protocols/index.ts';
@@ -19,7 +20,7 @@ import { table } from '../../report/format.ts';
 import { R2P2_ROLE_NAMES } from '../../protocols/r2p2/index.ts';
 
 const HELP = `usage: protocheck bench [--scenarios N] [--seeds K] [--max-runs M] [--docker-reps R] [--no-docker]
-                       [--linearizability] [--lin-reps R] [--lin-large]
+                       [--linearizability] [--lin-reps R] [--lin-large] [--tlc-runs T] [--trace-validation]
 
 The linearizability checker on generated hard histories (50 clients, pending operations, planted
 violations): verdicts, steps/s and time, against the previous search in the same run (median of
@@ -30,6 +31,12 @@ Simulator throughput over N generated scenarios per protocol (default 300), then
 bug the campaign runs and wall time until the bug is found, median over K seeds (default 5),
 giving up after M runs (default 1000).
 
+TLC trace validation: the time to validate one steady HovercRaft++ trace against its length
+(several lengths: the time per 1,000 events shows whether it is linear), then per protocol a
+campaign of T runs (default 100) without TLC and the same campaign with TLC on every trace, side
+by side: wall times and their ratio, and the TLC batch with 1 worker and with one per core.
+--trace-validation: only these figures.
+
 Docker (when an engine answers \`docker info\`; --no-docker skips it): the time to bring up a
 5-node cluster until every agent answers, and one fixed scenario per protocol run R times on sim
 and on docker (default 3): the wall-time ratio docker/sim and the docker run's breakdown, medians.`;
@@ -38,9 +45,16 @@ export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {
     scenarios: { type: 'string' }, seeds: { type: 'string' }, 'max-runs': { type: 'string' },
     'docker-reps': { type: 'string' }, 'no-docker': { type: 'boolean' }, help: { type: 'boolean' },
+    'tlc-runs': { type: 'string' }, 'trace-validation': { type: 'boolean' },
     linearizability: { type: 'boolean' }, 'lin-reps': { type: 'string' }, 'lin-large': { type: 'boolean' },
   });
   if (values.help) return console.log(HELP), EXIT.ok;
+  if (values['trace-validation']) {
+    const sim = await createTestbed('sim');
+    await benchTraceValidation(sim, intOption(values['tlc-runs'], 'tlc-runs', 100));
+    await sim.close?.();
+    return EXIT.ok;
+  }
   const { benchLinearizability } = await import('../../checkers/bench.ts');
   benchLinearizability({ reps: intOption(values['lin-reps'], 'lin-reps', 3), large: values['lin-large'] ?? false });
   if (values.linearizability) return EXIT.ok;
@@ -97,6 +111,8 @@ export async function run(args: string[]): Promise<number> {
   console.log(`\nTime to detect each seeded bug on sim (median over ${seeds} seeds, no shrinking, at most ${maxRuns} runs):`);
   console.log(table(['protocol', 'bug', 'runs', 'ms', 'found'], detect));
 
+  await benchTraceValidation(sim, intOption(values['tlc-runs'], 'tlc-runs', 100));
+
   await benchHovercraft(sim);
 
   let code: number = EXIT.ok;
@@ -107,6 +123,52 @@ export async function run(args: string[]): Promise<number> {
   }
   await sim.close?.();
   return code;
+}
+
+// ------------------------------------------------------------------------------------------------
+// TLC trace validation: time against trace length, and a campaign's cost with TLC on every trace
+
+async function benchTraceValidation(sim: Testbed, runs: number): Promise<void> {
+  const { steadyScenario } = await import('../../protocols/hovercraft/bench.ts');
+  const { validateHovercraftTraces } = await import('../../protocols/hovercraft/trace-validation.ts');
+  const { hovercraft } = await import('../../protocols/hovercraft/index.ts');
+  const rows: string[][] = [];
+  for (const duration of [1_200, 2_400, 4_800, 9_600]) {
+    const s = steadyScenario({ nodes: 3, mode: 'hovercraft++', replierPolicy: 'jbsq', clients: 3, ops: 5_000, duration, delay: 10 });
+    const r = await runScenario(hovercraft, s, sim);
+    const t0 = performance.now();
+    const [v] = await validateHovercraftTraces([{ trace: r.trace, addrs: r.addrs, scenario: s }]);
+    const ms = performance.now() - t0;
+    rows.push([String(r.trace.length), v?.accepted ? 'accepted' : `rejected (${v?.message ?? ''})`, ms.toFixed(0), (ms / r.trace.length * 1000).toFixed(0)]);
+  }
+  console.log('\nTLC trace validation of one steady HovercRaft++ trace (3 nodes, 3 closed-loop clients), by length (TLC start included):');
+  console.log(table(['events', 'verdict', 'ms', 'ms per 1000 events'], rows));
+
+  const costs: string[][] = [];
+  for (const protocol of Object.values(protocols)) {
+    const seed = 7;
+    const without = await runCampaign({ protocol, testbed: sim, runs, seed, tlcSample: 0 });
+    const timed = async (workers: string) => {
+      const before = process.env['PROTOCHECK_TLC_WORKERS'];
+      process.env['PROTOCHECK_TLC_WORKERS'] = workers;
+      try {
+        return await runCampaign({ protocol, testbed: sim, runs, seed, tlcSample: 1 });
+      } finally {
+        if (before === undefined) delete process.env['PROTOCHECK_TLC_WORKERS'];
+        else process.env['PROTOCHECK_TLC_WORKERS'] = before;
+      }
+    };
+    const one = await timed('1');
+    const all = await timed(String(availableParallelism()));
+    const rejected = (c: typeof one) => `${c.tlcViolations.length}${c.inconclusive ? ` (${c.inconclusive})` : ''}`;
+    costs.push([
+      protocol.name, String(runs), String(all.tlcValidated), rejected(all), without.wallMs.toFixed(0),
+      one.wallMs.toFixed(0), (one.wallMs / without.wallMs).toFixed(2),
+      all.wallMs.toFixed(0), (all.wallMs / without.wallMs).toFixed(2),
+    ]);
+  }
+  console.log(`\nA campaign with TLC on every trace against the same campaign without (sim, seed 7, ${runs} runs; ${availableParallelism()} cores):`);
+  console.log(table(['protocol', 'runs', 'validated', 'rejected', 'no TLC ms', 'TLC 1 worker ms', 'ratio', `TLC ${availableParallelism()} workers ms`, 'ratio'], costs));
 }
 
 // ------------------------------------------------------------------------------------------------
