@@ -54,6 +54,15 @@ describe('protocheck CLI', () => {
     expect(r.stdout).toMatch(/^load \(summed over 40 runs\): runs-at-bound [1-9]\d*, dispatches-at-bound [1-9]\d*, held-at-bound \d+, router-drops \d+$/m);
   });
 
+  it('fuzz validates every trace with TLC by default, and --tlc-max caps them', async () => {
+    const all = await cli(['fuzz', 'r2p2', '--runs', '6', '--seed', '3']);
+    expect(all.code, all.stdout + all.stderr).toBe(0);
+    expect(all.stdout).toMatch(/6 runs, 6 passed, 0 violations, 6 traces validated by TLC/);
+    const capped = await cli(['fuzz', 'r2p2', '--runs', '6', '--seed', '3', '--tlc-max', '2']);
+    expect(capped.code, capped.stdout + capped.stderr).toBe(0);
+    expect(capped.stdout).toMatch(/6 runs, 6 passed, 0 violations, 2 traces validated by TLC/);
+  }, 240_000);
+
   it('fuzz finds a seeded bug, saves a replay file, and replay reproduces it', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'protocheck-cli-'));
     const r = await cli(['fuzz', 'r2p2', '--runs', '300', '--seed', '5', '--bugs', 'server-replies-twice', '--out', dir, '--tlc-sample', '0']);

@@ -20,7 +20,7 @@ export interface CampaignOptions {
   readonly hostFaults?: boolean;
   /** Fraction of passing traces that TLC validates (failing ones always are). 0 turns TLC off. */
   readonly tlcSample?: number;
-  /** At most this many passing traces go to TLC, whatever the fraction. */
+  /** At most this many passing traces go to TLC, whatever the fraction (default: no limit). */
   readonly tlcMax?: number;
   /** Where replay files go; none saved when undefined. */
   readonly replayDir?: string;
@@ -73,7 +73,7 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   const arb = protocol.scenarios({ bugs: opts.bugs ?? [], testbed: testbed.name, hostFaults: opts.hostFaults ?? true });
   const sampler = new Rng(opts.seed ^ 0x5eed);
   const sample = opts.tlcSample ?? 0;
-  const tlcMax = opts.tlcMax ?? 50;
+  const tlcMax = opts.tlcMax ?? Infinity;
   const toValidate: RunReport[] = [];
   let runs = 0;
   let passed = 0;

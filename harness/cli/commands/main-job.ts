@@ -49,7 +49,7 @@ export async function run(args: string[]): Promise<number> {
     let c: CampaignResult;
     try {
       c = await runCampaign({
-        protocol, testbed, runs, seed, tlcSample: 0.1, tlcMax: 30, replayDir: 'out/replays',
+        protocol, testbed, runs, seed, tlcSample: 1, replayDir: 'out/replays',
         onProgress: (p) => progress.update(p),
       });
     } finally {
