@@ -1,6 +1,6 @@
 /**
  * `protocheck main` (what `npm start` runs): TLC on every protocol's models, then a short fuzz
- * campaign on the simulator per protocol with TLC validating a sample of the traces, and a
+ * campaign on the simulator per protocol with TLC validating every trace, and a
  * summary table. Exit code: 0 all passed, 1 a violation, 2 inconclusive.
  */
 import { availableParallelism } from 'node:os';
@@ -19,7 +19,7 @@ const HELP = `usage: protocheck main [--runs N] [--seed S] [--testbed NAME]
 
 For every protocol: TLC on its models (correct ones must pass, buggy variants must be rejected),
 then a fuzz campaign of N runs (default 300) on the testbed (default sim), with TLC validating
-every failing trace and a sample of passing ones. Prints a summary table.`;
+every trace. Prints a summary table.`;
 
 export async function run(args: string[]): Promise<number> {
   const { values } = parse(args, {

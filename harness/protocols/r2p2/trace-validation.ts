@@ -80,7 +80,10 @@ export const EVENT_PARAMS: Readonly<Record<string, readonly string[]>> = {
 const ADDRESS_FIELDS = new Set(['server', 'client', 'from', 'router']);
 
 export interface R2p2TraceValidationOptions {
-  /** TLC timeout for the whole batch (default 10 minutes). */
+  /**
+   * TLC timeout for the whole batch (default: 10 minutes, or 40 ms per protocol event if more: a
+   * campaign validates every trace in one batch).
+   */
   readonly timeoutMs?: number;
   /** Keep the generated module in this directory (for debugging) instead of a temporary one. */
   readonly keepDir?: string;
@@ -248,6 +251,7 @@ export async function validateR2p2Traces(
   const gen = generateR2p2TraceModule(batch);
   return runTraceCheck({
     batch, gen, specPath: R2P2_SPEC, moduleName: 'R2P2TraceCheck', eventNoun: 'protocol event',
-    timeoutMs: options.timeoutMs, keepDir: options.keepDir,
+    timeoutMs: options.timeoutMs ?? Math.max(600_000, 40 * gen.eventIndices.reduce((n, ix) => n + ix.length, 0)),
+    keepDir: options.keepDir,
   });
 }
