@@ -54,11 +54,11 @@ describe('protocheck CLI', () => {
     expect(r.stdout).toMatch(/^load \(summed over 40 runs\): runs-at-bound [1-9]\d*, dispatches-at-bound [1-9]\d*, held-at-bound \d+, router-drops \d+$/m);
   });
 
-  it('fuzz validates every trace with TLC by default, and --tlc-max caps them', async () => {
-    const all = await cli(['fuzz', 'r2p2', '--runs', '6', '--seed', '3']);
+  it('fuzz validates every trace with TLC at --tlc-sample 1, and --tlc-max caps them', async () => {
+    const all = await cli(['fuzz', 'r2p2', '--runs', '6', '--seed', '3', '--tlc-sample', '1']);
     expect(all.code, all.stdout + all.stderr).toBe(0);
     expect(all.stdout).toMatch(/6 runs, 6 passed, 0 violations, 6 traces validated by TLC/);
-    const capped = await cli(['fuzz', 'r2p2', '--runs', '6', '--seed', '3', '--tlc-max', '2']);
+    const capped = await cli(['fuzz', 'r2p2', '--runs', '6', '--seed', '3', '--tlc-sample', '1', '--tlc-max', '2']);
     expect(capped.code, capped.stdout + capped.stderr).toBe(0);
     expect(capped.stdout).toMatch(/6 runs, 6 passed, 0 violations, 2 traces validated by TLC/);
   }, 240_000);

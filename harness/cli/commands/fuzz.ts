@@ -12,9 +12,9 @@ const HELP = `usage: protocheck fuzz <protocol> [--testbed sim|local|docker|hard
                         [--inventory FILE]  (hardware: the lab inventory)
 
 Generates scenarios with fast-check and runs each on the testbed; every trace is checked by the
-XState monitors and the property checkers, and by TLC trace validation: every trace by default, or
-a fraction F of the passing ones (--tlc-sample F, 0 turns TLC off), at most M of them (--tlc-max,
-default no limit); a failing trace always is. The first violation is shrunk and saved under DIR (default out/replays).
+XState monitors and the property checkers, and by TLC trace validation: a fraction F of the passing
+traces (--tlc-sample F, default 0.1; 1 validates every one, 0 turns TLC off), at most M of them
+(--tlc-max, default 50); a failing trace always is. The first violation is shrunk and saved under DIR (default out/replays).
 Exit code: 0 all passed, 1 a violation, 2 inconclusive.`;
 
 export async function run(args: string[]): Promise<number> {
@@ -40,9 +40,9 @@ export async function run(args: string[]): Promise<number> {
   for (const b of bugs) {
     if (!known.has(b)) throw new UsageError(`unknown bug '${b}' for ${protocol.name} (known: ${[...known].join(', ')})`);
   }
-  const tlcSample = values['tlc-sample'] === undefined ? 1 : Number(values['tlc-sample']);
+  const tlcSample = values['tlc-sample'] === undefined ? 0.1 : Number(values['tlc-sample']);
   if (!(tlcSample >= 0 && tlcSample <= 1)) throw new UsageError(`--tlc-sample must be within [0, 1]`);
-  const tlcMax = values['tlc-max'] === undefined ? Infinity : intOption(values['tlc-max'], 'tlc-max', 0);
+  const tlcMax = values['tlc-max'] === undefined ? 50 : intOption(values['tlc-max'], 'tlc-max', 0);
   console.log(`fuzz ${protocol.name} on ${testbed.name}: ${runs} runs, seed ${seed}${bugs.length ? `, bugs ${bugs.join(',')}` : ''}`);
   const progress = progressPrinter(`${protocol.name}/${testbed.name}`);
   let result: CampaignResult;
