@@ -25,7 +25,7 @@ export interface CampaignOptions {
   /** Where replay files go; none saved when undefined. */
   readonly replayDir?: string;
   readonly onProgress?: (p: CampaignProgress) => void;
-  /** At most this many shrinking runs after the first failure (default 300). */
+  /** At most this many shrinking runs after the first failure (default 300 on sim, 15 on a real testbed). */
   readonly maxShrinkRuns?: number;
 }
 
@@ -85,7 +85,8 @@ export async function runCampaign(opts: CampaignOptions): Promise<CampaignResult
   let shrinking = false;
   let shrinkSteps = 0;
   let shrinkRuns = 0;
-  const maxShrinkRuns = opts.maxShrinkRuns ?? 300;
+  // A run on a real testbed costs seconds, on sim milliseconds.
+  const maxShrinkRuns = opts.maxShrinkRuns ?? (testbed.name === 'sim' ? 300 : 15);
   /** A run the testbed could not carry out (a node did not start, an agent is gone): ends the campaign. */
   let testbedError: string | undefined;
 

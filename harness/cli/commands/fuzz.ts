@@ -53,7 +53,6 @@ export async function run(args: string[]): Promise<number> {
       tlcSample,
       tlcMax,
       replayDir: values.out,
-      maxShrinkRuns: testbed.name === 'sim' ? 300 : 15,
       onProgress: (p) => progress.update(p),
     });
   } finally {

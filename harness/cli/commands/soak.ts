@@ -558,7 +558,6 @@ async function runWorker(
       tlcSample,
       tlcMax,
       replayDir: values.out,
-      maxShrinkRuns: testbed.name === 'sim' ? 300 : 15,
     });
   } finally {
     await testbed.close?.();
